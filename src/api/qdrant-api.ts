@@ -1,0 +1,154 @@
+// Qdrant's gRPC API as loaded at start-up: every method the proxy serves, with its streaming kind,
+// and (where a descriptor is available) the codecs of its messages.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as protoLoader from '@grpc/proto-loader';
+import { ACCESS_TABLE, type MethodKind } from '../access/access-table.js';
+
+export interface MessageCodec {
+  readonly encode: (value: object) => Buffer;
+  readonly decode: (bytes: Buffer) => Record<string, unknown>;
+}
+
+export interface ApiMethod {
+  /** `/package.Service/Method` */
+  readonly path: string;
+  readonly kind: MethodKind | 'client_stream' | 'bidi_stream';
+  /** Present when the loaded protos describe the method; absent for methods forwarded as raw bytes. */
+  readonly request?: MessageCodec & { readonly typeName: string };
+  readonly response?: MessageCodec & { readonly typeName: string };
+}
+
+export interface QdrantApi {
+  readonly source: string;
+  readonly methods: ReadonlyMap<string, ApiMethod>;
+  /** Field descriptors of a message type, by fully qualified name (e.g. `qdrant.QueryPoints`). */
+  readonly messageFields: (typeName: string) => readonly FieldInfo[] | undefined;
+  readonly packageDefinition: protoLoader.PackageDefinition;
+}
+
+export interface FieldInfo {
+  readonly name: string;
+  readonly number: number;
+  /** Fully qualified message type name for message fields, without the leading dot. */
+  readonly messageType?: string;
+}
+
+const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  bytes: Buffer,
+  defaults: false,
+  oneofs: true,
+  json: true,
+};
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const BUNDLED_DESCRIPTORS = join(here, '..', '..', 'proto', 'qdrant-api.binpb');
+
+/** Loads the bundled descriptors, or every .proto file under `protoDir` when one is given. */
+export function loadQdrantApi(protoDir?: string): QdrantApi {
+  let packageDefinition: protoLoader.PackageDefinition;
+  let source: string;
+  if (protoDir) {
+    const files = listProtoFiles(protoDir);
+    if (files.length === 0) throw new Error(`api.proto_dir: no .proto files under ${protoDir}`);
+    packageDefinition = protoLoader.loadSync(files, { ...LOADER_OPTIONS, includeDirs: [protoDir] });
+    source = protoDir;
+  } else {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(BUNDLED_DESCRIPTORS);
+    } catch {
+      throw new Error(`missing ${BUNDLED_DESCRIPTORS}: run \`npm run build\` (it generates Qdrant's descriptors)`);
+    }
+    packageDefinition = protoLoader.loadFileDescriptorSetFromBuffer(bytes, LOADER_OPTIONS);
+    source = 'bundled @qdrant/js-client-grpc descriptors';
+  }
+  return buildApi(packageDefinition, source);
+}
+
+function buildApi(packageDefinition: protoLoader.PackageDefinition, source: string): QdrantApi {
+  const methods = new Map<string, ApiMethod>();
+  for (const entry of Object.values(packageDefinition)) {
+    if (isMessageOrEnum(entry)) continue;
+    for (const def of Object.values(entry as protoLoader.ServiceDefinition)) {
+      methods.set(def.path, {
+        path: def.path,
+        kind: kindOf(def.requestStream, def.responseStream),
+        request: {
+          typeName: typeNameOf(def.requestType, def.path, packageDefinition),
+          encode: (value) => def.requestSerialize(value),
+          decode: (bytes) => def.requestDeserialize(bytes) as Record<string, unknown>,
+        },
+        response: {
+          typeName: typeNameOf(def.responseType, def.path, packageDefinition),
+          encode: (value) => def.responseSerialize(value),
+          decode: (bytes) => def.responseDeserialize(bytes) as Record<string, unknown>,
+        },
+      });
+    }
+  }
+  // Methods Qdrant serves whose protos the bundled package lacks (grpc.health.v1, qdrant.StorageRead)
+  // are forwarded as raw bytes.
+  for (const rule of ACCESS_TABLE) {
+    if (!methods.has(rule.path)) methods.set(rule.path, { path: rule.path, kind: rule.kind });
+  }
+
+  const fieldCache = new Map<string, readonly FieldInfo[]>();
+  const messageFields = (typeName: string): readonly FieldInfo[] | undefined => {
+    const cached = fieldCache.get(typeName);
+    if (cached) return cached;
+    const entry = packageDefinition[typeName];
+    if (!entry || !isMessageOrEnum(entry) || entry.format !== 'Protocol Buffer 3 DescriptorProto') return undefined;
+    const fields = ((entry.type as { field?: RawField[] }).field ?? []).map((f) => ({
+      name: f.name,
+      number: f.number,
+      ...(f.typeName ? { messageType: f.typeName.replace(/^\./, '') } : {}),
+    }));
+    fieldCache.set(typeName, fields);
+    return fields;
+  };
+  return { source, methods, messageFields, packageDefinition };
+}
+
+interface RawField {
+  name: string;
+  number: number;
+  typeName?: string;
+}
+
+function isMessageOrEnum(entry: unknown): entry is protoLoader.MessageTypeDefinition<object, object> {
+  return typeof (entry as { format?: unknown }).format === 'string';
+}
+
+/** Fully qualified name of a method's message type: the service's package first, else a unique match. */
+function typeNameOf(def: protoLoader.MessageTypeDefinition<object, object>, methodPath: string, all: protoLoader.PackageDefinition): string {
+  const shortName = String((def.type as { name?: string }).name);
+  const servicePackage = methodPath.slice(1, methodPath.lastIndexOf('.', methodPath.indexOf('/', 1)));
+  if (all[`${servicePackage}.${shortName}`]) return `${servicePackage}.${shortName}`;
+  const matches = Object.keys(all).filter((k) => k === shortName || k.endsWith(`.${shortName}`));
+  return matches.length === 1 ? matches[0]! : shortName;
+}
+
+function kindOf(requestStream: boolean, responseStream: boolean): ApiMethod['kind'] {
+  if (requestStream && responseStream) return 'bidi_stream';
+  if (requestStream) return 'client_stream';
+  if (responseStream) return 'server_stream';
+  return 'unary';
+}
+
+function listProtoFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d)) {
+      const full = join(d, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else if (name.endsWith('.proto')) out.push(relative(dir, full));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}

@@ -1,0 +1,104 @@
+// Reads the YAML file, applies QDRANT__SECTION__KEY environment overrides, validates, and checks the
+// cross-key rules. Errors name the key, what was expected and (for non-secrets) what was given.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { configSchema, type Config } from './schema.js';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const SECRET_KEY = /(^|_)(api_key|key|secret|password|token)$/;
+
+export function loadConfig(file: string | null, env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  let raw: unknown = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file}: expected a YAML mapping at the top level`);
+  }
+  return parseConfig(applyEnvOverrides(raw as Record<string, unknown>, env));
+}
+
+export function parseConfig(raw: unknown): Readonly<Config> {
+  const result = configSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = issue.path.join('.') || '(top level)';
+      if (issue.code === 'unrecognized_keys') {
+        const prefix = issue.path.length ? `${issue.path.join('.')}.` : '';
+        return `${issue.keys.map((k) => prefix + k).join(', ')}: unknown key`;
+      }
+      const last = String(issue.path[issue.path.length - 1] ?? '');
+      const given = SECRET_KEY.test(last) || !('input' in issue) ? '' : `, got ${JSON.stringify(issue.input)}`;
+      return `${key}: ${issue.message}${given}`;
+    });
+    throw new ConfigError(lines.join('\n'));
+  }
+  const config = result.data;
+  checkCrossKeyRules(config);
+  return deepFreeze(config);
+}
+
+function checkCrossKeyRules(c: Config): void {
+  const need = (cond: boolean, message: string) => {
+    if (!cond) throw new ConfigError(message);
+  };
+  if (c.service.enable_tls) {
+    need(!!c.tls.cert && !!c.tls.key, 'service.enable_tls: true requires tls.cert and tls.key');
+  }
+  if (c.service.verify_https_client_certificate) {
+    need(c.service.enable_tls, 'service.verify_https_client_certificate: true requires service.enable_tls: true');
+    need(!!c.tls.ca_cert, 'service.verify_https_client_certificate: true requires tls.ca_cert');
+  }
+  const https = c.upstream.url.startsWith('https://');
+  if (!https) {
+    for (const k of ['ca_cert', 'cert', 'key', 'server_name'] as const) {
+      need(c.upstream[k] === null, `upstream.${k}: only valid with an https:// upstream.url`);
+    }
+  }
+  need((c.upstream.cert === null) === (c.upstream.key === null), 'upstream.cert and upstream.key: set both (mutual TLS) or neither');
+  if (c.service.alt_api_key !== null) {
+    need(c.service.api_key !== null, 'service.alt_api_key: requires service.api_key');
+  }
+  const keys = [c.service.api_key, c.service.alt_api_key, c.service.read_only_api_key].filter((k) => k !== null);
+  need(new Set(keys).size === keys.length, 'service.api_key, service.alt_api_key and service.read_only_api_key must all differ');
+}
+
+/** `QDRANT__SERVICE__API_KEY=x` sets `service.api_key`; `QDRANT__LOG_LEVEL` sets `log_level`. */
+export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out = structuredClone(raw);
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('QDRANT__') || value === undefined) continue;
+    const path = name.slice('QDRANT__'.length).toLowerCase().split('__');
+    if (path.some((p) => p === '' || p === '__proto__' || p === 'constructor' || p === 'prototype')) {
+      throw new ConfigError(`${name}: not a valid override name`);
+    }
+    let node: Record<string, unknown> = out;
+    for (const part of path.slice(0, -1)) {
+      const next = node[part];
+      if (next === undefined || next === null) node[part] = {};
+      else if (typeof next !== 'object' || Array.isArray(next)) throw new ConfigError(`${name}: ${part} is not a section`);
+      node = node[part] as Record<string, unknown>;
+    }
+    node[path[path.length - 1]!] = value;
+  }
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,81 @@
+// The configuration file's schema: Qdrant's keys where Qdrant has them, plus `upstream`, `api`,
+// `limits` and `shutdown`. Every default is documented in config/example.yaml.
+import { z } from 'zod';
+
+// Environment overrides arrive as strings; accept "6334" and "true" where numbers and booleans go.
+const int = (min: number, max: number) =>
+  z.preprocess((v) => (typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v), z.number().int().min(min).max(max));
+const bool = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+const secret = z
+  .string()
+  .refine((v) => v.trim().length > 0, { message: 'must not be empty or blank (leave the key out to disable it)' })
+  .nullable();
+const path = z.string().min(1).nullable();
+
+export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+
+export const configSchema = z.strictObject({
+  log_level: z.preprocess((v) => (typeof v === 'string' ? v.toUpperCase() : v), z.enum(LOG_LEVELS)).default('INFO'),
+  service: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      grpc_port: int(0, 65535).default(6334),
+      api_key: secret.default(null),
+      alt_api_key: secret.default(null),
+      read_only_api_key: secret.default(null),
+      jwt_rbac: bool.default(false),
+      enable_tls: bool.default(false),
+      verify_https_client_certificate: bool.default(false),
+    })
+    .prefault({}),
+  tls: z
+    .strictObject({
+      cert: path.default(null),
+      key: path.default(null),
+      ca_cert: path.default(null),
+      cert_ttl: int(1, 365 * 24 * 3600).nullable().default(3600),
+    })
+    .prefault({}),
+  audit: z
+    .strictObject({
+      enabled: bool.default(false),
+      dir: z.string().min(1).default('./storage/audit'),
+      rotation: z.enum(['daily', 'hourly']).default('daily'),
+      max_log_files: int(1, 100000).default(7),
+      trust_forwarded_headers: bool.default(false),
+      log_api: bool.default(true),
+    })
+    .prefault({}),
+  upstream: z
+    .strictObject({
+      url: z
+        .string()
+        .regex(/^https?:\/\/[^/]+\/?$/, 'must be http://host:port or https://host:port')
+        .default('http://127.0.0.1:6334'),
+      ca_cert: path.default(null),
+      cert: path.default(null),
+      key: path.default(null),
+      server_name: z.string().min(1).nullable().default(null),
+      api_key: secret.default(null),
+      keepalive_time_ms: int(1000, 24 * 3600 * 1000).default(30_000),
+      keepalive_timeout_ms: int(100, 3600 * 1000).default(10_000),
+    })
+    .prefault({}),
+  api: z
+    .strictObject({
+      proto_dir: path.default(null),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      max_message_bytes: int(1024, 2 ** 31 - 1).default(256 * 1024 * 1024),
+    })
+    .prefault({}),
+  shutdown: z
+    .strictObject({
+      drain_seconds: int(0, 3600).default(30),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;

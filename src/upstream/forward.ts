@@ -1,0 +1,80 @@
+// The forwarding hop: a call's request bytes go to the upstream unchanged (identity serializers, no
+// re-encoding), and the upstream's headers, messages, trailers and status come back unchanged.
+// Deadline and cancellation propagate through grpc-js's `parent` call option.
+import type * as grpc from '@grpc/grpc-js';
+import { status as Status, type Metadata, type ServerUnaryCall, type StatusObject } from '@grpc/grpc-js';
+import { clientResponseHeaders, upstreamRequestMetadata } from './outgoing-metadata.js';
+import { clientStatusFromUpstream, type ClientStatus } from './upstream-errors.js';
+
+const identity = (b: Buffer): Buffer => b;
+
+export interface UnaryReply {
+  readonly status: ClientStatus;
+  /** Present when status is OK. */
+  readonly message: Buffer | null;
+}
+
+export interface ForwardHooks {
+  /** Response headers arrived; send them to the client. */
+  onHeaders(headers: Metadata): void;
+}
+
+export class Forwarder {
+  constructor(
+    private readonly client: grpc.Client,
+    private readonly upstreamApiKey: string | null,
+  ) {}
+
+  /** Sends one unary call upstream; resolves with the reply and the upstream's final status. */
+  unary(path: string, request: Buffer, incoming: Metadata, parent: ServerUnaryCall<Buffer, Buffer>, hooks: ForwardHooks): Promise<UnaryReply> {
+    return new Promise((resolve) => {
+      let message: Buffer | null = null;
+      const call = this.client.makeUnaryRequest(
+        path,
+        identity,
+        identity,
+        request,
+        upstreamRequestMetadata(incoming, this.upstreamApiKey),
+        { parent },
+        (_err, value) => {
+          // grpc-js calls this just before it emits 'status', which carries the trailers.
+          message = value ?? null;
+        },
+      );
+      call.on('metadata', (headers) => hooks.onHeaders(clientResponseHeaders(headers)));
+      call.on('status', (status: StatusObject) => {
+        const clientStatus = clientStatusFromUpstream(status);
+        resolve({ status: clientStatus, message: clientStatus.code === Status.OK ? message : null });
+      });
+    });
+  }
+
+  /** Streams a server-streaming call's messages to `out`, honouring the client's flow control. */
+  serverStream(
+    path: string,
+    request: Buffer,
+    out: grpc.ServerWritableStream<Buffer, Buffer>,
+    hooks: ForwardHooks,
+  ): Promise<ClientStatus> {
+    return new Promise((resolve) => {
+      const call = this.client.makeServerStreamRequest(
+        path,
+        identity,
+        identity,
+        request,
+        upstreamRequestMetadata(out.metadata, this.upstreamApiKey),
+        { parent: out },
+      );
+      call.on('metadata', (headers) => hooks.onHeaders(clientResponseHeaders(headers)));
+      call.on('data', (chunk: Buffer) => {
+        if (!out.write(chunk)) {
+          call.pause();
+          out.once('drain', () => call.resume());
+        }
+      });
+      // Errors also arrive as 'status'; the listener keeps 'error' from being thrown.
+      call.on('error', () => undefined);
+      call.on('status', (status: StatusObject) => resolve(clientStatusFromUpstream(status)));
+    });
+  }
+}

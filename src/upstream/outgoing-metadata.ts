@@ -1,0 +1,24 @@
+// What crosses the hop: request metadata minus client credentials and hop-by-hop headers, plus the
+// proxy's own upstream credential; response headers minus what the proxy's server sets itself.
+import { Metadata } from '@grpc/grpc-js';
+
+/** Client credentials: never forwarded (the upstream only ever sees `upstream.api_key`). */
+const CREDENTIAL_KEYS = ['api-key', 'authorization'] as const;
+/** Connection-specific headers (RFC 9113 §8.2.2) and ones the upstream channel sets itself. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te', 'user-agent'];
+const SERVER_SET_RESPONSE_HEADERS = ['content-type', 'grpc-encoding', 'grpc-accept-encoding', 'date', 'grpc-status', 'grpc-message'];
+
+export function upstreamRequestMetadata(incoming: Metadata, upstreamApiKey: string | null): Metadata {
+  const out = incoming.clone();
+  for (const key of CREDENTIAL_KEYS) out.remove(key);
+  for (const key of HOP_BY_HOP) out.remove(key);
+  if (upstreamApiKey !== null) out.set('api-key', upstreamApiKey);
+  return out;
+}
+
+export function clientResponseHeaders(upstream: Metadata): Metadata {
+  const out = upstream.clone();
+  for (const key of SERVER_SET_RESPONSE_HEADERS) out.remove(key);
+  for (const key of HOP_BY_HOP) out.remove(key);
+  return out;
+}
