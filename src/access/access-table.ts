@@ -8,7 +8,8 @@
 //   collection  access to `collection`: write / manage / extras ("extras" = snapshots, payload
 //               indexes, vector names, cluster info; denied to `prw` tokens)
 // lookups: other collections a request reads from, as field-name paths; every match must be in a
-//   collection-scoped token's list. `name+` repeats a field recursively (nested prefetches).
+//   collection-scoped token's list. `name*` is a field of the message's own type, followed zero or more
+//   times (nested prefetches).
 // A method that is not in this table is denied to everyone.
 
 export type MethodKind = 'unary' | 'server_stream';
@@ -72,9 +73,9 @@ export const ACCESS_TABLE: readonly AccessRule[] = [
   { path: '/qdrant.Points/DiscoverBatch', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, lookups: ['discover_points.lookup_from.collection_name'], audit: 'discover_batch' },
   { path: '/qdrant.Points/Count', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, audit: 'count' },
   { path: '/qdrant.Points/UpdateBatch', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: true, manage: false, extras: false }, audit: 'one' },
-  { path: '/qdrant.Points/Query', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, lookups: ['lookup_from.collection_name', 'prefetch+.lookup_from.collection_name'], audit: 'query_batch' },
-  { path: '/qdrant.Points/QueryBatch', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, lookups: ['query_points.lookup_from.collection_name', 'query_points.prefetch+.lookup_from.collection_name'], audit: 'query_batch' },
-  { path: '/qdrant.Points/QueryGroups', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, lookups: ['lookup_from.collection_name', 'prefetch+.lookup_from.collection_name', 'with_lookup.collection'], audit: 'group' },
+  { path: '/qdrant.Points/Query', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, lookups: ['lookup_from.collection_name', 'prefetch.prefetch*.lookup_from.collection_name'], audit: 'query_batch' },
+  { path: '/qdrant.Points/QueryBatch', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, lookups: ['query_points.lookup_from.collection_name', 'query_points.prefetch.prefetch*.lookup_from.collection_name'], audit: 'query_batch' },
+  { path: '/qdrant.Points/QueryGroups', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, lookups: ['lookup_from.collection_name', 'prefetch.prefetch*.lookup_from.collection_name', 'with_lookup.collection'], audit: 'group' },
   { path: '/qdrant.Points/Facet', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, audit: 'facet' },
   { path: '/qdrant.Points/SearchMatrixPairs', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, audit: 'search_points_matrix' },
   { path: '/qdrant.Points/SearchMatrixOffsets', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, audit: 'search_points_matrix' },

@@ -106,12 +106,23 @@ function buildApi(packageDefinition: protoLoader.PackageDefinition, source: stri
     const fields = ((entry.type as { field?: RawField[] }).field ?? []).map((f) => ({
       name: f.name,
       number: f.number,
-      ...(f.typeName ? { messageType: f.typeName.replace(/^\./, '') } : {}),
+      ...(f.typeName ? { messageType: resolveTypeName(f.typeName, typeName, packageDefinition) } : {}),
     }));
     fieldCache.set(typeName, fields);
     return fields;
   };
   return { source, methods, messageFields, packageDefinition };
+}
+
+/** Protobuf scoping: a relative type name is looked up from the innermost enclosing scope outwards. */
+function resolveTypeName(name: string, from: string, all: protoLoader.PackageDefinition): string {
+  if (name.startsWith('.')) return name.slice(1);
+  const scope = from.split('.');
+  for (let i = scope.length; i >= 0; i--) {
+    const candidate = [...scope.slice(0, i), name].join('.');
+    if (all[candidate]) return candidate;
+  }
+  return name;
 }
 
 interface RawField {

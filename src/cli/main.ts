@@ -1,17 +1,23 @@
 #!/usr/bin/env node
 // qdrant-auth-proxy: serve | check-config | token
 import { parseArgs } from 'node:util';
+import { compileRules } from '../access/compile-rules.js';
 import { loadQdrantApi } from '../api/qdrant-api.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger, setLogLevel } from '../log/logger.js';
 import { ProxyServer } from '../server/proxy-server.js';
+import { createServerCredentials } from '../server/server-credentials.js';
 import { Forwarder } from '../upstream/forward.js';
+import { mintToken, TOKEN_USAGE } from './token.js';
+import { createScrollLookup } from '../upstream/scroll-lookup.js';
+import { buildEngine } from '../engine.js';
 import { createUpstreamClient } from '../upstream/upstream-channel.js';
 
 const USAGE = `usage:
   qdrant-auth-proxy serve [--config FILE]          run the proxy
   qdrant-auth-proxy check-config [--config FILE]   validate a config file (exit 0 valid, 1 invalid)
+  qdrant-auth-proxy token [options]                mint a JWT (see: token --help)
 
 Environment variables QDRANT__SECTION__KEY override config keys (e.g. QDRANT__SERVICE__API_KEY).`;
 
@@ -22,6 +28,18 @@ async function main(argv: string[]): Promise<number> {
       return serve(configPath(rest));
     case 'check-config':
       return checkConfig(configPath(rest));
+    case 'token':
+      if (rest.includes('--help') || rest.includes('-h')) {
+        console.log(TOKEN_USAGE);
+        return 0;
+      }
+      try {
+        console.log(await mintToken(rest));
+        return 0;
+      } catch (err) {
+        console.error(`token: ${err instanceof Error ? err.message : String(err)}`);
+        return 1;
+      }
     case '-h':
     case '--help':
     case 'help':
@@ -41,7 +59,9 @@ function configPath(args: string[]): string | null {
 function checkConfig(file: string | null): number {
   try {
     const config = loadConfig(file);
-    loadQdrantApi(config.api.proto_dir ?? undefined);
+    const api = loadQdrantApi(config.api.proto_dir ?? undefined);
+    compileRules(api);
+    createServerCredentials(config);
     createUpstreamClient(config).close();
     console.log(`config OK${file ? `: ${file}` : ''} (upstream ${config.upstream.url})`);
     return 0;
@@ -50,6 +70,9 @@ function checkConfig(file: string | null): number {
     return 1;
   }
 }
+
+/** Sections a SIGHUP does not change: they hold sockets, channels or the loaded API. */
+const RESTART_ONLY = ['upstream', 'api', 'limits', 'shutdown', 'tls'] as const;
 
 async function serve(file: string | null): Promise<number> {
   let config: Readonly<Config>;
@@ -63,7 +86,10 @@ async function serve(file: string | null): Promise<number> {
   try {
     const api = loadQdrantApi(config.api.proto_dir ?? undefined);
     const upstream = createUpstreamClient(config);
-    const server = new ProxyServer(config, { api, forwarder: new Forwarder(upstream, config.upstream.api_key), logger });
+    const forwarder = new Forwarder(upstream, config.upstream.api_key);
+    const engineFor = (c: Readonly<Config>) =>
+      buildEngine(c, { api, logger, scroll: createScrollLookup(api, forwarder, c.auth.value_exists_timeout_ms) });
+    const server = new ProxyServer(engineFor(config), { api, forwarder, logger });
     const port = await server.listen();
     logger.info(
       { host: config.service.host, port, tls: config.service.enable_tls, upstream: config.upstream.url, methods: api.methods.size, api: api.source },
@@ -82,6 +108,25 @@ async function serve(file: string | null): Promise<number> {
           resolve(0);
         });
       };
+      process.on('SIGHUP', () => {
+        // Keys, access rules and log level change in place; listener, upstream and API need a restart.
+        try {
+          const next = loadConfig(file);
+          const listener = (c: Readonly<Config>) => [c.service.host, c.service.grpc_port, c.service.enable_tls, c.service.verify_https_client_certificate];
+          const fixed: string[] = RESTART_ONLY.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+          if (JSON.stringify(listener(next)) !== JSON.stringify(listener(config))) fixed.push('service (listener keys)');
+          const merged = Object.freeze({
+            ...next,
+            ...Object.fromEntries(RESTART_ONLY.map((k) => [k, config[k]])),
+            service: { ...next.service, host: config.service.host, grpc_port: config.service.grpc_port, enable_tls: config.service.enable_tls, verify_https_client_certificate: config.service.verify_https_client_certificate },
+          }) as Readonly<Config>;
+          server.setEngine(engineFor(merged));
+          setLogLevel(logger, merged.log_level);
+          logger.info({ unchanged_until_restart: fixed }, 'config reloaded');
+        } catch (err) {
+          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'config reload refused; the previous config stays in use');
+        }
+      });
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
     });

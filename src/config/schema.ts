@@ -46,6 +46,16 @@ export const configSchema = z.strictObject({
       log_api: bool.default(true),
     })
     .prefault({}),
+  // Beyond Qdrant: the proxy's own authentication settings.
+  auth: z
+    .strictObject({
+      max_credential_bytes: int(64, 1024 * 1024).default(16 * 1024),
+      token_cache_size: int(0, 10_000_000).default(10_000),
+      value_exists_cache_ttl_seconds: int(0, 3600).default(10),
+      value_exists_cache_size: int(1, 10_000_000).default(10_000),
+      value_exists_timeout_ms: int(1, 600_000).default(5_000),
+    })
+    .prefault({}),
   upstream: z
     .strictObject({
       url: z

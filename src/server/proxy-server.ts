@@ -1,9 +1,12 @@
-// The gRPC server clients connect to: every method of Qdrant's loaded API, each handled by the
-// call pipeline and forwarded upstream as raw bytes.
+// The gRPC server clients connect to: every method of Qdrant's loaded API, each run through the call
+// pipeline (src/chain/call-pipeline.ts) and forwarded upstream as raw bytes.
 import * as grpc from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import type { ApiMethod, QdrantApi } from '../api/qdrant-api.js';
+import { admit, finishReply, type Admitted } from '../chain/call-pipeline.js';
 import type { Config } from '../config/schema.js';
+import type { Engine } from '../engine.js';
+import { ProxyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Forwarder } from '../upstream/forward.js';
 import type { ClientStatus } from '../upstream/upstream-errors.js';
@@ -19,13 +22,12 @@ export interface ProxyServerDeps {
 
 export class ProxyServer {
   private readonly server: grpc.Server;
-  private port = 0;
 
   constructor(
-    private readonly config: Readonly<Config>,
+    private engine: Engine,
     private readonly deps: ProxyServerDeps,
   ) {
-    const max = config.limits.max_message_bytes;
+    const max = engine.config.limits.max_message_bytes;
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': max,
       'grpc.max_send_message_length': max,
@@ -33,13 +35,17 @@ export class ProxyServer {
     for (const method of deps.api.methods.values()) this.register(method);
   }
 
-  async listen(): Promise<number> {
-    const { host, grpc_port } = this.config.service;
+  /** Swaps in a new engine; calls already admitted finish under the old one. */
+  setEngine(engine: Engine): void {
+    this.engine = engine;
+  }
+
+  async listen(config: Readonly<Config> = this.engine.config): Promise<number> {
+    const { host, grpc_port } = config.service;
     const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${grpc_port}` : `${host}:${grpc_port}`;
-    this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(address, createServerCredentials(this.config), (err, port) => (err ? reject(err) : resolve(port))),
+    return new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(address, createServerCredentials(config), (err, port) => (err ? reject(err) : resolve(port))),
     );
-    return this.port;
   }
 
   /** Stops accepting calls, lets in-flight calls finish for up to `drainMs`, then cancels the rest. */
@@ -74,29 +80,42 @@ export class ProxyServer {
 
   private unaryHandler(method: ApiMethod): grpc.handleUnaryCall<Buffer, Buffer> {
     const { forwarder } = this.deps;
+    const path = method.path;
     return (call, callback) => {
-      forwarder
-        .unary(method.path, call.request, call.metadata, call, { onHeaders: (h) => call.sendMetadata(h) })
-        .then((reply) => {
-          this.noteSanitized(method.path, reply.status);
-          if (reply.status.code === Status.OK) callback(null, reply.message, reply.status.metadata);
-          else callback(toServiceError(reply.status));
+      const engine = this.engine;
+      let admitted: Admitted;
+      admit(engine, path, call.metadata, call.request)
+        .then((a) => {
+          admitted = a;
+          if (call.cancelled) return null;
+          return forwarder.unary(path, call.request, call.metadata, call, { onHeaders: (h) => call.sendMetadata(h) });
         })
-        .catch((err: unknown) => this.internalError(method.path, err, (e) => callback(e)));
+        .then((reply) => {
+          if (!reply) return;
+          this.noteSanitized(path, reply.status);
+          if (reply.status.code !== Status.OK) return callback(toServiceError(reply.status));
+          callback(null, finishReply(engine, path, admitted, reply.message!), reply.status.metadata);
+        })
+        .catch((err: unknown) => callback(this.denial(path, err)));
     };
   }
 
   private serverStreamHandler(method: ApiMethod): grpc.handleServerStreamingCall<Buffer, Buffer> {
     const { forwarder } = this.deps;
+    const path = method.path;
     return (call) => {
-      forwarder
-        .serverStream(method.path, call.request, call, { onHeaders: (h) => call.sendMetadata(h) })
+      admit(this.engine, path, call.metadata, call.request)
+        .then(() => {
+          if (call.cancelled) return null;
+          return forwarder.serverStream(path, call.request, call, { onHeaders: (h) => call.sendMetadata(h) });
+        })
         .then((status) => {
-          this.noteSanitized(method.path, status);
+          if (!status) return;
+          this.noteSanitized(path, status);
           if (status.code === Status.OK) call.end(status.metadata);
           else call.emit('error', toServiceError(status));
         })
-        .catch((err: unknown) => this.internalError(method.path, err, (e) => call.emit('error', e)));
+        .catch((err: unknown) => call.emit('error', this.denial(path, err)));
     };
   }
 
@@ -104,9 +123,11 @@ export class ProxyServer {
     if (status.sanitized) this.deps.logger.warn({ path, code: status.code, upstream: status.original }, 'upstream call failed');
   }
 
-  private internalError(path: string, err: unknown, send: (e: Partial<grpc.StatusObject>) => void): void {
+  /** A ProxyError becomes its catalogued status; anything else is logged and becomes INTERNAL. */
+  private denial(path: string, err: unknown): grpc.StatusObject {
+    if (err instanceof ProxyError) return err.toStatus();
     this.deps.logger.error({ path, err }, 'unexpected error in call handler');
-    send({ code: Status.INTERNAL, details: 'internal proxy error' });
+    return new ProxyError('internal').toStatus();
   }
 }
 

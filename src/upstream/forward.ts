@@ -2,7 +2,7 @@
 // re-encoding), and the upstream's headers, messages, trailers and status come back unchanged.
 // Deadline and cancellation propagate through grpc-js's `parent` call option.
 import type * as grpc from '@grpc/grpc-js';
-import { status as Status, type Metadata, type ServerUnaryCall, type StatusObject } from '@grpc/grpc-js';
+import { Metadata, status as Status, type ServerUnaryCall, type StatusObject } from '@grpc/grpc-js';
 import { clientResponseHeaders, upstreamRequestMetadata } from './outgoing-metadata.js';
 import { clientStatusFromUpstream, type ClientStatus } from './upstream-errors.js';
 
@@ -42,6 +42,21 @@ export class Forwarder {
         },
       );
       call.on('metadata', (headers) => hooks.onHeaders(clientResponseHeaders(headers)));
+      call.on('status', (status: StatusObject) => {
+        const clientStatus = clientStatusFromUpstream(status);
+        resolve({ status: clientStatus, message: clientStatus.code === Status.OK ? message : null });
+      });
+    });
+  }
+
+  /** A call of the proxy's own (value_exists look-ups): upstream credential only, own deadline. */
+  ownCall(path: string, request: Buffer, timeoutMs: number): Promise<UnaryReply> {
+    return new Promise((resolve) => {
+      let message: Buffer | null = null;
+      const metadata = upstreamRequestMetadata(new Metadata(), this.upstreamApiKey);
+      const call = this.client.makeUnaryRequest(path, identity, identity, request, metadata, { deadline: Date.now() + timeoutMs }, (_err, value) => {
+        message = value ?? null;
+      });
       call.on('status', (status: StatusObject) => {
         const clientStatus = clientStatusFromUpstream(status);
         resolve({ status: clientStatus, message: clientStatus.code === Status.OK ? message : null });

@@ -1,0 +1,57 @@
+// Qdrant's access checks for one call (lib/storage/src/rbac semantics, see README "Access model"):
+// which principal may call which rule, with which message when not. Pure: no I/O.
+import type { CollectionMode, Principal } from '../auth/principal.js';
+import { ProxyError } from '../errors.js';
+import type { CompiledRule } from './compile-rules.js';
+import type { ListFilter } from './access-table.js';
+import { stringsAt } from './request-fields.js';
+
+export interface Decision {
+  /** Collections the request names (decoded only when the decision needed them). */
+  readonly collections: readonly string[];
+  /** Set when the reply must be filtered to what a collection-scoped token may see. */
+  readonly filter: ListFilter | null;
+}
+
+const ALLOW: Decision = Object.freeze({ collections: Object.freeze([]) as readonly string[], filter: null });
+
+export function authorize(rule: CompiledRule, principal: Principal, request: Uint8Array): Decision {
+  const need = rule.need;
+  switch (need.scope) {
+    case 'none':
+      return ALLOW;
+    case 'list':
+      return principal.access === 'collections' ? { collections: [], filter: rule.filter ?? null } : ALLOW;
+    case 'global':
+      if (principal.access === 'collections') throw new ProxyError('global_access_required');
+      if (principal.access === 'read' && need.manage) throw new ProxyError('global_manage_required');
+      return ALLOW;
+    case 'collection': {
+      if (principal.access !== 'collections') {
+        if (principal.access === 'read' && (need.write || need.manage)) throw new ProxyError('global_manage_required');
+        return ALLOW;
+      }
+      const names = stringsAt(request, rule.collectionSteps!);
+      if (names.length === 0) names.push(''); // proto3 default: an absent name is the empty string
+      for (const name of names) checkCollection(principal.collections, name, need);
+      for (const steps of rule.lookupSteps) {
+        for (const lookup of stringsAt(request, steps)) {
+          if (!principal.collections.has(lookup)) throw new ProxyError('collection_access_required', { collection: lookup });
+        }
+      }
+      return { collections: names, filter: rule.filter ?? null };
+    }
+  }
+}
+
+function checkCollection(
+  granted: ReadonlyMap<string, CollectionMode>,
+  collection: string,
+  need: { readonly write: boolean; readonly manage: boolean; readonly extras: boolean },
+): void {
+  const mode = granted.get(collection);
+  if (mode === undefined) throw new ProxyError('collection_access_required', { collection });
+  if (need.extras && mode === 'prw') throw new ProxyError('points_only', { collection });
+  if (need.write && mode === 'r') throw new ProxyError('write_access_required', { collection });
+  if (need.manage) throw new ProxyError('manage_access_required');
+}

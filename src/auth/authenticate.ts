@@ -1,0 +1,75 @@
+// Who is calling: Qdrant's order (full key or alt key → read-only key → JWT), compiled once from
+// config. Verified tokens are cached by their SHA-256, bounded, and never served past `exp`.
+import { createHash } from 'node:crypto';
+import type { Metadata } from '@grpc/grpc-js';
+import { LRUCache } from 'lru-cache';
+import { ProxyError } from '../errors.js';
+import { KeyMatcher } from './api-keys.js';
+import { extractCredential } from './credentials.js';
+import { isExpired, JWT_LEEWAY_SECONDS } from './jwt-claims.js';
+import { JwtVerifier, type VerifiedToken } from './jwt.js';
+import { NO_AUTH_PRINCIPAL, type Principal } from './principal.js';
+
+export interface AuthSettings {
+  readonly apiKey: string | null;
+  readonly altApiKey: string | null;
+  readonly readOnlyApiKey: string | null;
+  readonly jwtRbac: boolean;
+  readonly maxCredentialBytes: number;
+  readonly tokenCacheSize: number;
+  readonly now: () => number;
+}
+
+/** Cached tokens without `exp` are re-verified after this long anyway. */
+const MAX_TOKEN_CACHE_MS = 5 * 60 * 1000;
+
+const MANAGE_KEY: Principal = Object.freeze({ access: 'manage', authType: 'ApiKey' });
+const READ_KEY: Principal = Object.freeze({ access: 'read', authType: 'ApiKey' });
+
+export class Authenticator {
+  /** False when no key is configured: like Qdrant, there is then no auth at all. */
+  readonly enabled: boolean;
+  private readonly manageKeys: KeyMatcher;
+  private readonly readKeys: KeyMatcher;
+  private readonly jwt: JwtVerifier | null;
+  private readonly tokens: LRUCache<string, VerifiedToken> | null;
+
+  constructor(private readonly settings: AuthSettings) {
+    this.manageKeys = new KeyMatcher([settings.apiKey, settings.altApiKey]);
+    this.readKeys = new KeyMatcher([settings.readOnlyApiKey]);
+    this.enabled = !this.manageKeys.empty || !this.readKeys.empty;
+    const secrets = [settings.apiKey, settings.altApiKey].filter((k): k is string => k !== null);
+    this.jwt = settings.jwtRbac && secrets.length > 0 ? new JwtVerifier(secrets) : null;
+    this.tokens =
+      this.jwt && settings.tokenCacheSize > 0
+        ? new LRUCache<string, VerifiedToken>({ max: settings.tokenCacheSize, ttl: MAX_TOKEN_CACHE_MS, ttlResolution: 0, perf: { now: settings.now } })
+        : null;
+  }
+
+  async authenticate(metadata: Metadata): Promise<Principal> {
+    if (!this.enabled) return NO_AUTH_PRINCIPAL;
+    const credential = extractCredential(metadata, this.settings.maxCredentialBytes);
+    if (credential.kind === 'none') throw new ProxyError('missing_credentials');
+    const value = credential.value;
+    if (this.manageKeys.matches(value)) return MANAGE_KEY;
+    if (this.readKeys.matches(value)) return READ_KEY;
+    if (!this.jwt) throw new ProxyError('invalid_credentials');
+    return (await this.verifyToken(value)).principal;
+  }
+
+  private async verifyToken(token: string): Promise<VerifiedToken> {
+    const now = this.settings.now();
+    const key = this.tokens ? createHash('sha256').update(token).digest('base64') : '';
+    const cached = this.tokens?.get(key);
+    if (cached) {
+      if (!isExpired(cached.exp, now)) return cached;
+      this.tokens!.delete(key);
+    }
+    const verified = await this.jwt!.verify(token, now);
+    if (this.tokens) {
+      const untilExpiry = verified.exp === null ? MAX_TOKEN_CACHE_MS : (verified.exp + JWT_LEEWAY_SECONDS + 1) * 1000 - now;
+      this.tokens.set(key, verified, { ttl: Math.max(1, Math.min(MAX_TOKEN_CACHE_MS, untilExpiry)) });
+    }
+    return verified;
+  }
+}

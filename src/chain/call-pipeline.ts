@@ -1,0 +1,41 @@
+// The order every call goes through, written once, in request order:
+//   1. health bypass   (rules with need "none" skip authentication, as in Qdrant)
+//   2. authenticate    (api-key / Bearer → principal)
+//   3. value_exists    (JWT claim checked against the upstream, cached)
+//   4. authorize       (the method's access-table row; decodes only collection fields)
+//   5. forward         (the caller sends the raw bytes upstream)
+//   6. filter reply    (list replies for collection-scoped tokens)
+// Any error thrown by a stage denies the call: nothing is forwarded after a failure.
+import type { Metadata } from '@grpc/grpc-js';
+import { authorize, type Decision } from '../access/authorize.js';
+import { filterReply } from '../access/filter-reply.js';
+import { NO_AUTH_PRINCIPAL, type Principal } from '../auth/principal.js';
+import type { Engine } from '../engine.js';
+import { ProxyError } from '../errors.js';
+
+export interface Admitted {
+  readonly principal: Principal;
+  readonly decision: Decision;
+}
+
+const NO_DECISION: Decision = Object.freeze({ collections: Object.freeze([]) as readonly string[], filter: null });
+
+/** Stages 1-4. Resolves when the call may go upstream; rejects with a ProxyError otherwise. */
+export async function admit(engine: Engine, path: string, metadata: Metadata, request: Uint8Array): Promise<Admitted> {
+  const rule = engine.rules.get(path);
+  if (rule?.need.scope === 'none') return { principal: NO_AUTH_PRINCIPAL, decision: NO_DECISION };
+  const principal = await engine.auth.authenticate(metadata);
+  if (!engine.auth.enabled) return { principal, decision: NO_DECISION };
+  if (!rule) throw new ProxyError('method_not_in_table');
+  if (principal.valueExists) await engine.valueExists.check(principal.valueExists);
+  return { principal, decision: authorize(rule, principal, request) };
+}
+
+/** Stage 6. */
+export function finishReply(engine: Engine, path: string, admitted: Admitted, reply: Buffer): Buffer {
+  const { decision, principal } = admitted;
+  if (decision.filter === null || principal.access !== 'collections') return reply;
+  const codec = engine.api.methods.get(path)?.response;
+  if (!codec) throw new ProxyError('internal'); // compileRules refuses such a table; never allow unfiltered
+  return filterReply(decision.filter, principal.collections, reply, codec);
+}

@@ -1,0 +1,50 @@
+// Config compiled once into an immutable engine: authenticator, access rules, value_exists checker.
+// Per-call code only looks things up; a reload builds a new engine and swaps it whole.
+import { compileRules, type CompiledRule } from './access/compile-rules.js';
+import type { QdrantApi } from './api/qdrant-api.js';
+import { Authenticator } from './auth/authenticate.js';
+import { ValueExistsChecker, type ScrollFn } from './auth/value-exists.js';
+import type { Config } from './config/schema.js';
+import type { Logger } from './log/logger.js';
+
+export interface Engine {
+  readonly config: Readonly<Config>;
+  readonly api: QdrantApi;
+  readonly auth: Authenticator;
+  readonly rules: ReadonlyMap<string, CompiledRule>;
+  readonly valueExists: ValueExistsChecker;
+}
+
+export interface EngineDeps {
+  readonly api: QdrantApi;
+  readonly scroll: ScrollFn;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine {
+  const now = deps.now ?? Date.now;
+  const { service, auth } = config;
+  if (service.jwt_rbac && service.api_key === null) {
+    deps.logger.warn('service.jwt_rbac is on but service.api_key is not set: JWTs cannot be verified and are refused');
+  }
+  return Object.freeze({
+    config,
+    api: deps.api,
+    auth: new Authenticator({
+      apiKey: service.api_key,
+      altApiKey: service.alt_api_key,
+      readOnlyApiKey: service.read_only_api_key,
+      jwtRbac: service.jwt_rbac,
+      maxCredentialBytes: auth.max_credential_bytes,
+      tokenCacheSize: auth.token_cache_size,
+      now,
+    }),
+    rules: compileRules(deps.api),
+    valueExists: new ValueExistsChecker(
+      deps.scroll,
+      { ttlMs: auth.value_exists_cache_ttl_seconds * 1000, max: auth.value_exists_cache_size, now },
+      (claim, error) => deps.logger.warn({ collection: claim.collection, error }, 'value_exists look-up failed'),
+    ),
+  });
+}

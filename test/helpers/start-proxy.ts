@@ -1,0 +1,82 @@
+// Starts the real built proxy (dist/cli/main.js) as a child process on port 0 and waits for its
+// "listening" log line. Every line it prints is kept, so tests can assert on logs.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+
+export const PROXY_BIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+
+export interface RunningProxy {
+  readonly port: number;
+  readonly address: string;
+  readonly process: ChildProcess;
+  readonly configFile: string;
+  /** Every stdout and stderr line so far. */
+  readonly output: string[];
+  /** Sends `signal` and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+export async function startProxy(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<RunningProxy> {
+  const dir = mkdtempSync(join(tmpdir(), 'qap-proxy-'));
+  const configFile = join(dir, 'config.yaml');
+  const withDefaults = { log_level: 'DEBUG', ...config, service: { host: '127.0.0.1', grpc_port: 0, ...(config.service as object) } };
+  writeFileSync(configFile, stringify(withDefaults));
+  const child = spawn(process.execPath, [PROXY_BIN, 'serve', '--config', configFile], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  const onLine = (line: string) => {
+    output.push(line);
+    for (const w of [...waiters]) {
+      if (w.pattern.test(line)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  };
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let buffered = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        onLine(buffered.slice(0, nl));
+        buffered = buffered.slice(nl + 1);
+      }
+    });
+  }
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const waitForLine = (pattern: RegExp, timeoutMs = 15_000): Promise<string> => {
+    const seen = output.find((l) => pattern.test(l));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; output:\n${output.join('\n')}`)), timeoutMs);
+      waiters.push({ pattern, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`proxy exited (${code}) before a line matching ${pattern}; output:\n${output.join('\n')}`));
+      });
+    });
+  };
+  const listening = await waitForLine(/"msg":"listening"/);
+  const port = (JSON.parse(listening) as { port: number }).port;
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    process: child,
+    configFile,
+    output,
+    waitForLine,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}

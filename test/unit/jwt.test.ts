@@ -1,0 +1,158 @@
+import { Metadata } from '@grpc/grpc-js';
+import { SignJWT } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { Authenticator, type AuthSettings } from '../../src/auth/authenticate.js';
+import { ProxyError } from '../../src/errors.js';
+
+const KEY = 'my_top_secret_key';
+const ALT = 'my_alternative_secret_key';
+const RO = 'boo-hoo, this can only read!';
+const NOW = 1_800_000_000_000; // fixed clock (ms)
+const nowS = NOW / 1000;
+
+function auth(over: Partial<AuthSettings> = {}): Authenticator {
+  return new Authenticator({ apiKey: KEY, altApiKey: ALT, readOnlyApiKey: RO, jwtRbac: true, maxCredentialBytes: 16384, tokenCacheSize: 100, now: () => NOW, ...over });
+}
+const sign = (claims: object, secret = KEY, header: object = { alg: 'HS256' }) =>
+  new SignJWT(claims as Record<string, unknown>).setProtectedHeader(header as { alg: string }).sign(new TextEncoder().encode(secret));
+const bearer = (token: string) => {
+  const md = new Metadata();
+  md.set('authorization', `Bearer ${token}`);
+  return md;
+};
+const apiKey = (key: string) => {
+  const md = new Metadata();
+  md.set('api-key', key);
+  return md;
+};
+async function outcome(a: Authenticator, md: Metadata): Promise<string> {
+  try {
+    const p = await a.authenticate(md);
+    return p.access;
+  } catch (err) {
+    if (err instanceof ProxyError) return `${err.status} ${err.message}`;
+    throw err;
+  }
+}
+const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+
+describe('credentials (Qdrant order: key, alt key, read-only key, JWT)', () => {
+  it('static keys', async () => {
+    expect(await outcome(auth(), apiKey(KEY))).toBe('manage');
+    expect(await outcome(auth(), apiKey(ALT))).toBe('manage');
+    expect(await outcome(auth(), apiKey(RO))).toBe('read');
+    expect(await outcome(auth(), bearer(RO))).toBe('read');
+    expect(await outcome(auth(), apiKey('wrong'))).toBe('16 Invalid API key or JWT');
+    expect(await outcome(auth(), apiKey(''))).toBe('16 Invalid API key or JWT');
+  });
+
+  it('no usable credential', async () => {
+    expect(await outcome(auth(), new Metadata())).toBe('16 Must provide an API key or an Authorization bearer token');
+    const md = new Metadata();
+    md.set('authorization', `bearer ${KEY}`); // prefix is case-sensitive, as in Qdrant
+    expect(await outcome(auth(), md)).toBe('16 Must provide an API key or an Authorization bearer token');
+    md.set('authorization', `Token ${KEY}`);
+    expect(await outcome(auth(), md)).toBe('16 Must provide an API key or an Authorization bearer token');
+  });
+
+  it('differing credentials in one call are refused, equal ones accepted', async () => {
+    const md = apiKey(KEY);
+    md.set('authorization', `Bearer ${RO}`);
+    expect(await outcome(auth(), md)).toBe('16 Conflicting credentials: send one API key or token per call');
+    const same = apiKey(KEY);
+    same.set('authorization', `Bearer ${KEY}`);
+    expect(await outcome(auth(), same)).toBe('manage');
+    const two = apiKey(RO);
+    two.add('api-key', KEY);
+    expect(await outcome(auth(), two)).toBe('16 Conflicting credentials: send one API key or token per call');
+  });
+
+  it('oversized credentials are refused before any decoding', async () => {
+    const big = await sign({ access: 'm', pad: 'x'.repeat(20_000) });
+    expect(await outcome(auth(), bearer(big))).toBe('16 Invalid API key or JWT');
+  });
+
+  it('no keys configured: no auth at all', async () => {
+    const open = auth({ apiKey: null, altApiKey: null, readOnlyApiKey: null });
+    expect(open.enabled).toBe(false);
+    expect(await outcome(open, new Metadata())).toBe('manage');
+  });
+});
+
+describe('JWT (HS256, Qdrant outcomes)', () => {
+  it('access claims', async () => {
+    expect(await outcome(auth(), bearer(await sign({})))).toBe('manage'); // no access claim = manage
+    expect(await outcome(auth(), bearer(await sign({ access: 'm' })))).toBe('manage');
+    expect(await outcome(auth(), bearer(await sign({ access: 'r' })))).toBe('read');
+    expect(await outcome(auth(), bearer(await sign({ access: [{ collection: 'c', access: 'prw' }] })))).toBe('collections');
+    expect(await outcome(auth(), apiKey(await sign({ access: 'r' })))).toBe('read'); // api-key may carry a JWT
+  });
+
+  it('signed with the alt key', async () => {
+    expect(await outcome(auth(), bearer(await sign({ access: 'r' }, ALT)))).toBe('read');
+  });
+
+  it('expiry with a 30 s leeway', async () => {
+    expect(await outcome(auth(), bearer(await sign({ exp: nowS - 30 })))).toBe('manage');
+    expect(await outcome(auth(), bearer(await sign({ exp: nowS - 31 })))).toBe('7 ExpiredSignature');
+    expect(await outcome(auth(), bearer(await sign({ exp: nowS + 3600 })))).toBe('manage');
+  });
+
+  it('an expired token signed with the alt key reports the first secret\'s error, as Qdrant does', async () => {
+    expect(await outcome(auth(), bearer(await sign({ exp: nowS - 100 }, ALT)))).toBe('7 InvalidSignature');
+  });
+
+  it('bad signature, other key', async () => {
+    expect(await outcome(auth(), bearer(await sign({ access: 'm' }, 'some other key')))).toBe('7 InvalidSignature');
+    const [h, p] = (await sign({ access: 'm' })).split('.');
+    expect(await outcome(auth(), bearer(`${h}.${p}.`))).toBe('7 InvalidSignature');
+  });
+
+  it('algorithms other than HS256 are not JWTs', async () => {
+    expect(await outcome(auth(), bearer(await sign({ access: 'm' }, KEY, { alg: 'HS512' })))).toBe('16 Invalid API key or JWT');
+    const none = `${b64({ alg: 'none' })}.${b64({ access: 'm' })}.`;
+    expect(await outcome(auth(), bearer(none))).toBe('16 Invalid API key or JWT');
+  });
+
+  it('malformed tokens', async () => {
+    for (const token of ['a.b', 'a.b.c.d', '....', `${b64({ alg: 'HS256' })}=.${b64({})}.x`, `${b64('x')}.${b64({})}.sig`]) {
+      expect(await outcome(auth(), bearer(token))).toBe('16 Invalid API key or JWT');
+    }
+    const nonStringHeader = await sign({ access: 'm' }, KEY, { alg: 'HS256', b64: true, crit: ['b64'] }).catch(() => null);
+    if (nonStringHeader) expect(await outcome(auth(), bearer(nonStringHeader))).toBe('16 Invalid API key or JWT');
+  });
+
+  const wrongTypes = [{ exp: '1' }, { exp: 1.5 }, { exp: -1 }, { access: 'w' }, { access: null }, { access: [{ collection: 'c', access: 'x' }] }, { sub: 5 }, { value_exists: { collection: 'c', matches: [{ key: 'k', value: 1.5 }] } }];
+
+  it('claims of the wrong type are not JWTs', async () => {
+    for (const claims of wrongTypes) {
+      expect(await outcome(auth({ altApiKey: null }), bearer(await sign(claims)))).toBe('16 Invalid API key or JWT');
+    }
+  });
+
+  it('with an alt key, the alt secret\'s signature error wins over "not a JWT" (Qdrant reports the first error)', async () => {
+    for (const claims of wrongTypes) {
+      expect(await outcome(auth(), bearer(await sign(claims)))).toBe('7 InvalidSignature');
+    }
+  });
+
+  it('Qdrant claims validation', async () => {
+    const dup = await sign({ access: [{ collection: 'a', access: 'r' }, { collection: 'a', access: 'rw' }] });
+    expect(await outcome(auth(), bearer(dup))).toBe('16 access[1].collection: Collection name should be unique');
+    const payload = await sign({ access: [{ collection: 'a', access: 'r', payload: { x: 1 } }] });
+    expect(await outcome(auth(), bearer(payload))).toBe("16 access[0].payload: The 'payload' constraint is deprecated and should not be used");
+  });
+
+  it('JWTs are refused when jwt_rbac is off', async () => {
+    expect(await outcome(auth({ jwtRbac: false }), bearer(await sign({ access: 'm' })))).toBe('16 Invalid API key or JWT');
+  });
+
+  it('a cached token is never served past its expiry', async () => {
+    let now = NOW;
+    const a = auth({ now: () => now });
+    const token = await sign({ exp: nowS + 10 });
+    expect(await outcome(a, bearer(token))).toBe('manage');
+    now += 41_000; // exp + 31 s
+    expect(await outcome(a, bearer(token))).toBe('7 ExpiredSignature');
+  });
+});
