@@ -1,0 +1,59 @@
+// The usual test set-up: the stand-in upstream serving mutual TLS, and the real proxy binary in
+// front of it, connected with the demo CA and the proxy's client certificate.
+import { readFileSync } from 'node:fs';
+import type * as grpc from '@grpc/grpc-js';
+import { startStandin, type Standin } from '../../src/standin/standin-server.js';
+import { testCerts, type TestCerts } from './certs.js';
+import { rawClient } from './raw-client.js';
+import { startProxy, type RunningProxy } from './start-proxy.js';
+
+export interface Stack {
+  readonly certs: TestCerts;
+  readonly standin: Standin;
+  readonly proxy: RunningProxy;
+  /** A raw client connected to the proxy (plaintext unless the config enables TLS). */
+  readonly client: grpc.Client;
+  stop(): Promise<void>;
+}
+
+export async function startStandinMtls(certs: TestCerts, port = 0): Promise<Standin> {
+  return startStandin({
+    port,
+    tls: {
+      cert: readFileSync(certs.path('upstream.pem')),
+      key: readFileSync(certs.path('upstream-key.pem')),
+      ca: readFileSync(certs.path('ca.pem')),
+    },
+  });
+}
+
+export function upstreamConfig(certs: TestCerts, port: number): Record<string, unknown> {
+  return {
+    url: `https://127.0.0.1:${port}`,
+    ca_cert: certs.path('ca.pem'),
+    cert: certs.path('proxy-client.pem'),
+    key: certs.path('proxy-client-key.pem'),
+    server_name: 'localhost',
+  };
+}
+
+export async function startStack(config: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): Promise<Stack> {
+  const certs = testCerts();
+  const standin = await startStandinMtls(certs);
+  const proxy = await startProxy(
+    { ...config, upstream: { ...upstreamConfig(certs, standin.port), ...(config.upstream as object) } },
+    env,
+  );
+  const client = rawClient(proxy.address);
+  return {
+    certs,
+    standin,
+    proxy,
+    client,
+    async stop() {
+      client.close();
+      await proxy.stop();
+      await standin.close();
+    },
+  };
+}

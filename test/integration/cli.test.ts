@@ -1,0 +1,110 @@
+// The bin: check-config, token, serve's start-up errors, SIGTERM drain, SIGHUP reload.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { decodeJwt } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { md, rawUnary } from '../helpers/raw-client.js';
+import { startStack, type Stack } from '../helpers/proxy-stack.js';
+import { PROXY_BIN } from '../helpers/start-proxy.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'qap-cli-'));
+
+async function bin(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [PROXY_BIN, ...args], { env: { PATH: process.env.PATH, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function configFile(name: string, content: string | object): string {
+  const file = join(dir, name);
+  writeFileSync(file, typeof content === 'string' ? content : stringify(content));
+  return file;
+}
+
+describe('check-config', () => {
+  it('accepts a valid file', async () => {
+    const out = await bin(['check-config', '--config', configFile('ok.yaml', { service: { api_key: 'k' } })]);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/^config OK/);
+  });
+
+  it.each([
+    ['missing.yaml', null, /cannot read config file .*missing\.yaml: ENOENT/],
+    ['not-yaml.yaml', 'service: [unclosed', /not valid YAML/],
+    ['list.yaml', '- a\n- b\n', /expected a YAML mapping at the top level/],
+    ['port.yaml', { service: { grpc_port: 'x' } }, /service\.grpc_port: .*expected number/],
+    ['typo.yaml', { servce: { api_key: 'k' } }, /servce: unknown key/],
+    ['blank.yaml', { service: { api_key: ' ' } }, /service\.api_key: must not be empty or blank/],
+    ['tls.yaml', { service: { enable_tls: true }, tls: { cert: '/nope.pem', key: '/nope-key.pem' } }, /tls\.key: cannot read \/nope-key\.pem: ENOENT/],
+    ['upstream-ca.yaml', { upstream: { url: 'https://127.0.0.1:1', ca_cert: '/nope-ca.pem' } }, /upstream\.ca_cert: cannot read \/nope-ca\.pem/],
+    ['proto-dir.yaml', { api: { proto_dir: dir } }, /api\.proto_dir: no \.proto files/],
+  ])('%s is refused with its own message', async (name, content, message) => {
+    const file = content === null ? join(dir, name) : configFile(name, content);
+    const out = await bin(['check-config', '--config', file]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(message);
+  });
+
+  it('serve refuses a bad config with exit code 1 and the same message', async () => {
+    const out = await bin(['serve', '--config', configFile('serve-bad.yaml', { service: { grpc_port: 'x' } })]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/service\.grpc_port/);
+  });
+});
+
+describe('token', () => {
+  it('mints a token in Qdrant\'s claim format', async () => {
+    const out = await bin(['token', '--access', '[{"collection":"c1","access":"prw"}]', '--exp', '60', '--sub', 'alice', '--value-exists', '{"collection":"u","matches":[{"key":"user","value":"alice"}]}'], {
+      QDRANT__SERVICE__API_KEY: 'signing-key',
+    });
+    expect(out.code).toBe(0);
+    const claims = decodeJwt(out.stdout.trim());
+    expect(claims).toMatchObject({ access: [{ collection: 'c1', access: 'prw' }], sub: 'alice', value_exists: { collection: 'u' } });
+    expect(claims.exp! - Date.now() / 1000).toBeGreaterThan(50);
+  });
+
+  it('refuses claims Qdrant would reject', async () => {
+    const out = await bin(['token', '--access', '[{"collection":"c","access":"w"}]'], { QDRANT__SERVICE__API_KEY: 'k' });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/Qdrant's shape/);
+  });
+});
+
+describe('serve lifecycle', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ upstream: { api_key: 'upstream-secret' }, shutdown: { drain_seconds: 10 } }, {});
+  });
+  afterAll(async () => stack?.stop());
+
+  it('sends upstream.api_key instead of the client\'s credentials', async () => {
+    const before = stack.standin.calls.length;
+    await rawUnary(stack.client, '/qdrant.Collections/List', Buffer.alloc(0), md({ 'api-key': 'client-key' }));
+    const seen = stack.standin.calls[before]!;
+    expect(seen.metadata.get('api-key')).toEqual(['upstream-secret']);
+    expect(stack.proxy.output.join('\n')).not.toContain('upstream-secret');
+  });
+
+  it('SIGTERM drains in-flight calls, then exits 0', async () => {
+    stack.standin.override('/qdrant.Points/Search', ((_c: unknown, cb: grpc.sendUnaryData<Buffer>) => {
+      setTimeout(() => cb(null, Buffer.from('late')), 700);
+    }) as grpc.UntypedHandleCall);
+    const inflight = rawUnary(stack.client, '/qdrant.Points/Search', Buffer.alloc(0));
+    await new Promise((r) => setTimeout(r, 200));
+    const exit = stack.proxy.stop('SIGTERM');
+    const out = await inflight;
+    expect(out.code).toBe(grpc.status.OK);
+    expect(String(out.reply)).toBe('late');
+    expect(await exit).toBe(0);
+  });
+});
