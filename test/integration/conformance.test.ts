@@ -12,8 +12,12 @@ const KEY = 'my_top_secret_key';
 const ALT = 'my_alternative_secret_key';
 const RO = 'boo-hoo, this can only read!';
 const api = loadQdrantApi();
-const sign = (claims: object, secret = KEY) =>
-  new SignJWT(claims as Record<string, unknown>).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret));
+const issuedTokens: string[] = [];
+const sign = async (claims: object, secret = KEY) => {
+  const token = await new SignJWT(claims as Record<string, unknown>).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret));
+  issuedTokens.push(token);
+  return token;
+};
 
 let stack: Stack;
 /** Callers by identity: each a (name, metadata) pair; several callers share one expected identity. */
@@ -46,7 +50,12 @@ beforeAll(async () => {
     );
   }
 });
-afterAll(async () => stack?.stop());
+afterAll(async () => {
+  await stack?.stop();
+  // No configured secret and no token ever appears in the proxy's output.
+  const output = stack.proxy.output.join('\n');
+  for (const secret of [KEY, ALT, RO, ...issuedTokens]) expect(output).not.toContain(secret);
+});
 
 async function call(path: string, metadata: grpc.Metadata, body = requestNaming(COLLECTION)): Promise<RawOutcome & { reached: boolean }> {
   const before = stack.standin.calls.filter((c) => c.path === path).length;

@@ -60,3 +60,9 @@ describe('config', () => {
     expect(() => applyEnvOverrides({}, { QDRANT____PROTO____X: '1' })).toThrow(ConfigError);
   });
 });
+
+describe('config: refusals that keep the proxy honest', () => {
+  it('refuses audit.enabled while the audit log is not implemented', () => {
+    expect(() => parseConfig({ audit: { enabled: true } })).toThrow(/audit\.enabled/);
+  });
+});

@@ -1,0 +1,29 @@
+# qdrant-auth-proxy. `make run` for the demo, `make test` for every test.
+.PHONY: all install build certs run test bench clean
+
+all: build
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+install: node_modules/.package-lock.json
+
+build: install
+	npm run build
+
+certs: certs/out/ca.pem
+
+certs/out/ca.pem:
+	bash certs/gen-certs.sh certs/out
+
+run: build certs
+	bash scripts/demo.sh
+
+test: build
+	npx vitest run
+
+bench: build certs
+	bash bench/run.sh
+
+clean:
+	rm -rf dist proto/*.binpb certs/out bench/results .test-results

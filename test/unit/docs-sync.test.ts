@@ -1,0 +1,34 @@
+// Keeps the README's access table and config/example.yaml true to the code.
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { EXPECTATIONS, type Identity } from '../helpers/access-expectations.js';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const example = readFileSync(new URL('../../config/example.yaml', import.meta.url), 'utf8');
+const SYMBOL = { allow: '✅', deny: '❌', filter: '🟡' } as const;
+const COLUMNS: Identity[] = ['manage', 'read_only', 'coll_rw', 'coll_prw', 'coll_r', 'other_coll'];
+
+describe('README', () => {
+  it('has a row of the access table for every method, matching Qdrant 1.19', () => {
+    for (const [path, m] of Object.entries(EXPECTATIONS.methods)) {
+      const row =
+        m.manage === 'no_auth'
+          ? `| \`${path.slice(1)}\` | no credential needed |`
+          : `| \`${path.slice(1)}\` | ${COLUMNS.map((c) => SYMBOL[m[c] as keyof typeof SYMBOL]).join(' | ')} |`;
+      expect(readme).toContain(row);
+    }
+  });
+});
+
+describe('config/example.yaml', () => {
+  it('is valid, and shows every key with its default value', () => {
+    const shown = parse(example) as Record<string, Record<string, unknown>>;
+    const defaults = parseConfig({}) as unknown as Record<string, unknown>;
+    expect(parseConfig(shown)).toEqual(defaults);
+    for (const [section, value] of Object.entries(defaults)) {
+      if (typeof value === 'object' && value !== null) expect(Object.keys(shown[section] ?? {}).sort()).toEqual(Object.keys(value).sort());
+    }
+  });
+});
