@@ -20,11 +20,17 @@ export interface Admitted {
 
 const NO_DECISION: Decision = Object.freeze({ collections: Object.freeze([]) as readonly string[], filter: null });
 
+/** What is known of a call so far, for its audit record (a denial may come after authentication). */
+export interface Progress {
+  principal: Principal | null;
+}
+
 /** Stages 1-4. Resolves when the call may go upstream; rejects with a ProxyError otherwise. */
-export async function admit(engine: Engine, path: string, metadata: Metadata, request: Uint8Array): Promise<Admitted> {
+export async function admit(engine: Engine, path: string, metadata: Metadata, request: Uint8Array, progress: Progress): Promise<Admitted> {
   const rule = engine.rules.get(path);
   if (rule?.need.scope === 'none') return { principal: NO_AUTH_PRINCIPAL, decision: NO_DECISION };
   const principal = await engine.auth.authenticate(metadata);
+  progress.principal = principal;
   if (!engine.auth.enabled) return { principal, decision: NO_DECISION };
   if (!rule) throw new ProxyError('method_not_in_table');
   if (principal.valueExists) await engine.valueExists.check(principal.valueExists);

@@ -12,6 +12,7 @@ import { Forwarder } from '../upstream/forward.js';
 import { mintToken, TOKEN_USAGE } from './token.js';
 import { createScrollLookup } from '../upstream/scroll-lookup.js';
 import { buildEngine } from '../engine.js';
+import { AuditLog } from '../audit/audit-log.js';
 import { createUpstreamClient } from '../upstream/upstream-channel.js';
 
 const USAGE = `usage:
@@ -89,9 +90,12 @@ async function serve(file: string | null): Promise<number> {
     const forwarder = new Forwarder(upstream, config.upstream.api_key);
     const engineFor = (c: Readonly<Config>) =>
       buildEngine(c, { api, logger, scroll: createScrollLookup(api, forwarder, c.auth.value_exists_timeout_ms) });
-    const server = new ProxyServer(engineFor(config), { api, forwarder, logger });
+    const audit = new AuditLog(config.audit, logger);
+    const server = new ProxyServer(engineFor(config), { api, forwarder, logger, audit });
     const port = await server.listen();
-    logger.info(
+    // Start, reload and stop are always logged, whatever log_level says: supervisors and tests wait on them.
+    const lifecycle = logger.child({}, { level: 'info' });
+    lifecycle.info(
       { host: config.service.host, port, tls: config.service.enable_tls, upstream: config.upstream.url, methods: api.methods.size, api: api.source },
       'listening',
     );
@@ -100,10 +104,11 @@ async function serve(file: string | null): Promise<number> {
       const stop = (signal: string) => {
         if (stopping) return;
         stopping = true;
-        logger.info({ signal, drain_seconds: config.shutdown.drain_seconds }, 'shutting down');
-        void server.shutdown(config.shutdown.drain_seconds * 1000).then(() => {
+        lifecycle.info({ signal, drain_seconds: config.shutdown.drain_seconds }, 'shutting down');
+        void server.shutdown(config.shutdown.drain_seconds * 1000).then(async () => {
           upstream.close();
-          logger.info('stopped');
+          await audit.close();
+          lifecycle.info('stopped');
           logger.flush();
           resolve(0);
         });
@@ -120,9 +125,11 @@ async function serve(file: string | null): Promise<number> {
             ...Object.fromEntries(RESTART_ONLY.map((k) => [k, config[k]])),
             service: { ...next.service, host: config.service.host, grpc_port: config.service.grpc_port, enable_tls: config.service.enable_tls, verify_https_client_certificate: config.service.verify_https_client_certificate },
           }) as Readonly<Config>;
-          server.setEngine(engineFor(merged));
+          const engine = engineFor(merged);
+          audit.reconfigure(merged.audit);
+          server.setEngine(engine);
           setLogLevel(logger, merged.log_level);
-          logger.info({ unchanged_until_restart: fixed }, 'config reloaded');
+          lifecycle.info({ unchanged_until_restart: fixed }, 'config reloaded');
         } catch (err) {
           logger.error({ err: err instanceof Error ? err.message : String(err) }, 'config reload refused; the previous config stays in use');
         }

@@ -67,8 +67,6 @@ function checkCrossKeyRules(c: Config): void {
     }
   }
   need((c.upstream.cert === null) === (c.upstream.key === null), 'upstream.cert and upstream.key: set both (mutual TLS) or neither');
-  // Fail closed: an operator who turns on auditing must not get silence instead of records.
-  need(!c.audit.enabled, 'audit.enabled: the audit log is not implemented yet in this version; leave it off');
   if (c.service.alt_api_key !== null) {
     need(c.service.api_key !== null, 'service.alt_api_key: requires service.api_key');
   }

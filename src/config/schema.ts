@@ -44,6 +44,7 @@ export const configSchema = z.strictObject({
       max_log_files: int(1, 100000).default(7),
       trust_forwarded_headers: bool.default(false),
       log_api: bool.default(true),
+      stdout: bool.default(false), // beyond Qdrant: also write each record to stdout, for log shippers
     })
     .prefault({}),
   // Beyond Qdrant: the proxy's own authentication settings.

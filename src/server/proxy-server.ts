@@ -3,7 +3,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import type { ApiMethod, QdrantApi } from '../api/qdrant-api.js';
-import { admit, finishReply, type Admitted } from '../chain/call-pipeline.js';
+import { auditError, type AuditLog } from '../audit/audit-log.js';
+import { admit, finishReply, type Admitted, type Progress } from '../chain/call-pipeline.js';
 import type { Config } from '../config/schema.js';
 import type { Engine } from '../engine.js';
 import { ProxyError } from '../errors.js';
@@ -14,11 +15,24 @@ import { createServerCredentials } from './server-credentials.js';
 
 const identity = (b: Buffer): Buffer => b;
 
+type AuditedCall = { readonly metadata: grpc.Metadata; getPeer(): string };
+
 export interface ProxyServerDeps {
   readonly api: QdrantApi;
   readonly forwarder: Forwarder;
   readonly logger: Logger;
+  readonly audit: AuditLog;
 }
+
+/** What the audit record needs to know about a call, filled in as the call proceeds. */
+interface CallState extends Progress {
+  readonly path: string;
+  readonly started: number;
+  readonly engine: Engine;
+  admitted: Admitted | null;
+}
+
+const newState = (path: string, engine: Engine): CallState => ({ path, started: performance.now(), engine, admitted: null, principal: null });
 
 export class ProxyServer {
   private readonly server: grpc.Server;
@@ -82,21 +96,29 @@ export class ProxyServer {
     const { forwarder } = this.deps;
     const path = method.path;
     return (call, callback) => {
-      const engine = this.engine;
-      let admitted: Admitted;
-      admit(engine, path, call.metadata, call.request)
-        .then((a) => {
-          admitted = a;
+      const state = newState(path, this.engine);
+      admit(state.engine, path, call.metadata, call.request, state)
+        .then((admitted) => {
+          state.admitted = admitted;
           if (call.cancelled) return null;
           return forwarder.unary(path, call.request, call.metadata, call, { onHeaders: (h) => call.sendMetadata(h) });
         })
         .then((reply) => {
-          if (!reply) return;
+          if (!reply) return this.audit(state, call, Status.CANCELLED);
           this.noteSanitized(path, reply.status);
-          if (reply.status.code !== Status.OK) return callback(toServiceError(reply.status));
-          callback(null, finishReply(engine, path, admitted, reply.message!), reply.status.metadata);
+          if (reply.status.code !== Status.OK) {
+            this.audit(state, call, reply.status.code);
+            return callback(toServiceError(reply.status));
+          }
+          const message = finishReply(state.engine, path, state.admitted!, reply.message!);
+          this.audit(state, call, Status.OK);
+          callback(null, message, reply.status.metadata);
         })
-        .catch((err: unknown) => callback(this.denial(path, err)));
+        .catch((err: unknown) => {
+          const status = this.denial(path, err);
+          this.audit(state, call, status.code, status.details, err);
+          callback(status);
+        });
     };
   }
 
@@ -104,19 +126,46 @@ export class ProxyServer {
     const { forwarder } = this.deps;
     const path = method.path;
     return (call) => {
-      admit(this.engine, path, call.metadata, call.request)
-        .then(() => {
+      const state = newState(path, this.engine);
+      admit(state.engine, path, call.metadata, call.request, state)
+        .then((admitted) => {
+          state.admitted = admitted;
           if (call.cancelled) return null;
           return forwarder.serverStream(path, call.request, call, { onHeaders: (h) => call.sendMetadata(h) });
         })
         .then((status) => {
-          if (!status) return;
+          if (!status) return this.audit(state, call, Status.CANCELLED);
           this.noteSanitized(path, status);
+          this.audit(state, call, status.code);
           if (status.code === Status.OK) call.end(status.metadata);
           else call.emit('error', toServiceError(status));
         })
-        .catch((err: unknown) => call.emit('error', this.denial(path, err)));
+        .catch((err: unknown) => {
+          const status = this.denial(path, err);
+          this.audit(state, call, status.code, status.details, err);
+          call.emit('error', status);
+        });
     };
+  }
+
+  /** One audit record per decision; health checks, which need no decision, are not audited. */
+  private audit(state: CallState, call: AuditedCall, code: Status, details?: string, err?: unknown): void {
+    const rule = state.engine.rules.get(state.path);
+    if (rule?.need.scope === 'none' || !this.deps.audit.enabled) return;
+    const { admitted } = state;
+    const deniedCollection = err instanceof ProxyError ? err.params.collection : undefined;
+    this.deps.audit.record({
+      path: state.path,
+      method: rule?.audit ?? null,
+      principal: state.principal,
+      collections: admitted?.decision.collections ?? (deniedCollection !== undefined ? [deniedCollection] : []),
+      metadata: call.metadata,
+      peer: call.getPeer(),
+      allowed: admitted !== null,
+      code,
+      ...(admitted === null && details !== undefined ? { error: auditError(code, details) } : {}),
+      durationMs: performance.now() - state.started,
+    });
   }
 
   private noteSanitized(path: string, status: ClientStatus): void {

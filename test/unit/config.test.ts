@@ -61,8 +61,3 @@ describe('config', () => {
   });
 });
 
-describe('config: refusals that keep the proxy honest', () => {
-  it('refuses audit.enabled while the audit log is not implemented', () => {
-    expect(() => parseConfig({ audit: { enabled: true } })).toThrow(/audit\.enabled/);
-  });
-});

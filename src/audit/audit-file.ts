@@ -1,0 +1,85 @@
+// Audit files named as Qdrant names them (UTC): audit.YYYY-MM-DD.log (daily) or
+// audit.YYYY-MM-DD-HH.log (hourly). A new file opens when the period changes; then the oldest are
+// deleted so that at most `maxFiles` remain, the new one included. Writes are asynchronous
+// (pino's SonicBoom destination), so the call path never waits on the disk.
+import { mkdirSync, openSync, readdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+
+type Destination = ReturnType<typeof pino.destination>;
+
+const AUDIT_FILE = /^audit\.\d{4}-\d{2}-\d{2}(-\d{2})?\.log$/;
+
+export interface AuditFileOptions {
+  readonly dir: string;
+  readonly rotation: 'daily' | 'hourly';
+  readonly maxFiles: number;
+  readonly now: () => number;
+  /** Called when a file cannot be opened or pruned; the record is dropped, the call is not failed. */
+  readonly onError: (err: Error) => void;
+}
+
+export class RotatingAuditFile {
+  private current: { name: string; stream: Destination } | null = null;
+
+  constructor(private readonly options: AuditFileOptions) {
+    mkdirSync(options.dir, { recursive: true });
+  }
+
+  write(line: string): void {
+    const name = fileName(this.options.now(), this.options.rotation);
+    if (this.current?.name !== name) this.open(name);
+    this.current?.stream.write(line);
+  }
+
+  /** Flushes and closes the open file. */
+  close(): Promise<void> {
+    const current = this.current;
+    this.current = null;
+    if (!current) return Promise.resolve();
+    return endStream(current.stream);
+  }
+
+  private open(name: string): void {
+    const previous = this.current;
+    try {
+      // Opened here, not by SonicBoom (which opens asynchronously): pruning must see every file,
+      // and a late open must never recreate a file that was just pruned.
+      const fd = openSync(join(this.options.dir, name), 'a', 0o600);
+      const stream = pino.destination({ dest: fd, sync: false });
+      stream.on('error', (err: Error) => this.options.onError(err));
+      this.current = { name, stream };
+    } catch (err) {
+      this.current = null;
+      this.options.onError(err as Error);
+    }
+    if (previous) void endStream(previous.stream);
+    this.prune(name);
+  }
+
+  private prune(keep: string): void {
+    try {
+      const files = readdirSync(this.options.dir).filter((f) => AUDIT_FILE.test(f) && f !== keep).sort();
+      // The names sort by time; `keep` counts as one of maxFiles.
+      for (const old of files.slice(0, Math.max(0, files.length - (this.options.maxFiles - 1)))) {
+        unlinkSync(join(this.options.dir, old));
+      }
+    } catch (err) {
+      this.options.onError(err as Error);
+    }
+  }
+}
+
+export function fileName(nowMs: number, rotation: 'daily' | 'hourly'): string {
+  const iso = new Date(nowMs).toISOString(); // UTC
+  const day = iso.slice(0, 10);
+  return rotation === 'daily' ? `audit.${day}.log` : `audit.${day}-${iso.slice(11, 13)}.log`;
+}
+
+function endStream(stream: Destination): Promise<void> {
+  return new Promise((resolve) => {
+    stream.once('close', () => resolve());
+    stream.once('error', () => resolve());
+    stream.end();
+  });
+}
