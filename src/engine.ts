@@ -20,6 +20,8 @@ export interface EngineDeps {
   readonly scroll: ScrollFn;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Reports each value_exists check: answered from the cache (true) or by a look-up (false). */
+  readonly onValueExists?: (hit: boolean) => void;
 }
 
 export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine {
@@ -45,6 +47,7 @@ export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine 
       deps.scroll,
       { ttlMs: auth.value_exists_cache_ttl_seconds * 1000, max: auth.value_exists_cache_size, now },
       (claim, error) => deps.logger.warn({ collection: claim.collection, error }, 'value_exists look-up failed'),
+      deps.onValueExists,
     ),
   });
 }

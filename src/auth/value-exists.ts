@@ -36,6 +36,7 @@ export class ValueExistsChecker {
     private readonly scroll: ScrollFn,
     options: ValueExistsOptions,
     private readonly onFailure: (claim: ValueExistsClaim, error: string) => void = () => undefined,
+    private readonly observe: (hit: boolean) => void = () => undefined,
   ) {
     this.cache =
       options.ttlMs > 0
@@ -48,9 +49,11 @@ export class ValueExistsChecker {
     const key = cacheKey(claim);
     if (this.cache?.get(key)) {
       this.stats.hits++;
+      this.observe(true);
       return;
     }
     this.stats.misses++;
+    this.observe(false);
     let pending = this.inflight.get(key);
     if (!pending) {
       pending = this.lookUp(claim, key).finally(() => this.inflight.delete(key));

@@ -70,6 +70,7 @@ export const configSchema = z.strictObject({
       api_key: secret.default(null),
       keepalive_time_ms: int(1000, 24 * 3600 * 1000).default(30_000),
       keepalive_timeout_ms: int(100, 3600 * 1000).default(10_000),
+      health_check_interval_ms: int(100, 3600 * 1000).default(5_000),
     })
     .prefault({}),
   api: z
@@ -82,8 +83,16 @@ export const configSchema = z.strictObject({
       max_message_bytes: int(1024, 2 ** 31 - 1).default(256 * 1024 * 1024),
     })
     .prefault({}),
+  metrics: z
+    .strictObject({
+      enabled: bool.default(true),
+      host: z.string().min(1).default('127.0.0.1'),
+      port: int(0, 65535).default(9464),
+    })
+    .prefault({}),
   shutdown: z
     .strictObject({
+      grace_seconds: int(0, 3600).default(0),
       drain_seconds: int(0, 3600).default(30),
     })
     .prefault({}),

@@ -12,6 +12,9 @@ import type { Logger } from '../log/logger.js';
 import type { Forwarder } from '../upstream/forward.js';
 import type { ClientStatus } from '../upstream/upstream-errors.js';
 import { createServerCredentials } from './server-credentials.js';
+import { addReflection } from './reflection.js';
+import type { ProxyMetrics } from '../ops/metrics.js';
+import type { ServingState } from '../ops/serving-state.js';
 
 const identity = (b: Buffer): Buffer => b;
 
@@ -22,7 +25,12 @@ export interface ProxyServerDeps {
   readonly forwarder: Forwarder;
   readonly logger: Logger;
   readonly audit: AuditLog;
+  readonly metrics: ProxyMetrics;
+  readonly state: ServingState;
 }
+
+/** Served by the proxy itself: its health reflects the upstream and draining (src/ops/serving-state.ts). */
+const SERVED_LOCALLY = new Set(['/grpc.health.v1.Health/Check']);
 
 /** What the audit record needs to know about a call, filled in as the call proceeds. */
 interface CallState extends Progress {
@@ -30,9 +38,24 @@ interface CallState extends Progress {
   readonly started: number;
   readonly engine: Engine;
   admitted: Admitted | null;
+  /** When the call went upstream, and how long the upstream took (ms). */
+  upstreamStarted: number;
+  upstreamMs: number;
 }
 
-const newState = (path: string, engine: Engine): CallState => ({ path, started: performance.now(), engine, admitted: null, principal: null });
+const newState = (path: string, engine: Engine): CallState => ({
+  path,
+  started: performance.now(),
+  engine,
+  admitted: null,
+  principal: null,
+  upstreamStarted: 0,
+  upstreamMs: 0,
+});
+
+const upstreamDone = (state: CallState): void => {
+  if (state.upstreamStarted > 0) state.upstreamMs = performance.now() - state.upstreamStarted;
+};
 
 export class ProxyServer {
   private readonly server: grpc.Server;
@@ -46,7 +69,26 @@ export class ProxyServer {
       'grpc.max_receive_message_length': max,
       'grpc.max_send_message_length': max,
     });
-    for (const method of deps.api.methods.values()) this.register(method);
+    for (const method of deps.api.methods.values()) {
+      if (!SERVED_LOCALLY.has(method.path)) this.register(method);
+    }
+    // Like Qdrant, Check ignores the `service` field and answers for the whole server.
+    deps.state.health.addToServer({
+      addService: (service, implementation) =>
+        this.server.addService(service, {
+          ...implementation,
+          Check: (_call: unknown, callback: grpc.sendUnaryData<{ status: string }>) =>
+            callback(null, { status: deps.state.serving ? 'SERVING' : 'NOT_SERVING' }),
+        }),
+    });
+    addReflection(this.server, deps.api.packageDefinition, (metadata) => this.admitReflection(metadata));
+  }
+
+  /** Reflection, as in Qdrant: any valid credential (and its value_exists claim), no RBAC. */
+  private async admitReflection(metadata: grpc.Metadata): Promise<void> {
+    const engine = this.engine;
+    const principal = await engine.auth.authenticate(metadata);
+    if (principal.valueExists) await engine.valueExists.check(principal.valueExists);
   }
 
   /** Swaps in a new engine; calls already admitted finish under the old one. */
@@ -101,9 +143,11 @@ export class ProxyServer {
         .then((admitted) => {
           state.admitted = admitted;
           if (call.cancelled) return null;
+          state.upstreamStarted = performance.now();
           return forwarder.unary(path, call.request, call.metadata, call, { onHeaders: (h) => call.sendMetadata(h) });
         })
         .then((reply) => {
+          upstreamDone(state);
           if (!reply) return this.audit(state, call, Status.CANCELLED);
           this.noteSanitized(path, reply.status);
           if (reply.status.code !== Status.OK) {
@@ -131,9 +175,11 @@ export class ProxyServer {
         .then((admitted) => {
           state.admitted = admitted;
           if (call.cancelled) return null;
+          state.upstreamStarted = performance.now();
           return forwarder.serverStream(path, call.request, call, { onHeaders: (h) => call.sendMetadata(h) });
         })
         .then((status) => {
+          upstreamDone(state);
           if (!status) return this.audit(state, call, Status.CANCELLED);
           this.noteSanitized(path, status);
           this.audit(state, call, status.code);
@@ -148,11 +194,15 @@ export class ProxyServer {
     };
   }
 
-  /** One audit record per decision; health checks, which need no decision, are not audited. */
+  /** Metrics for every call; one audit record per decision (health checks need none). */
   private audit(state: CallState, call: AuditedCall, code: Status, details?: string, err?: unknown): void {
     const rule = state.engine.rules.get(state.path);
-    if (rule?.need.scope === 'none' || !this.deps.audit.enabled) return;
     const { admitted } = state;
+    const totalMs = performance.now() - state.started;
+    const decision = admitted === null ? (code === Status.UNAUTHENTICATED ? 'unauthenticated' : 'denied') : rule?.need.scope === 'none' || !state.engine.auth.enabled ? 'no_auth' : 'allowed';
+    this.deps.metrics.call(state.path, decision, code, (totalMs - state.upstreamMs) / 1000);
+    if (state.upstreamStarted > 0) this.deps.metrics.upstream(state.path, state.upstreamMs / 1000);
+    if (rule?.need.scope === 'none' || !this.deps.audit.enabled) return;
     const deniedCollection = err instanceof ProxyError ? err.params.collection : undefined;
     this.deps.audit.record({
       path: state.path,
@@ -164,7 +214,7 @@ export class ProxyServer {
       allowed: admitted !== null,
       code,
       ...(admitted === null && details !== undefined ? { error: auditError(code, details) } : {}),
-      durationMs: performance.now() - state.started,
+      durationMs: totalMs,
     });
   }
 

@@ -10,6 +10,8 @@ export const PROXY_BIN = new URL('../../dist/cli/main.js', import.meta.url).path
 
 export interface RunningProxy {
   readonly port: number;
+  /** The operator HTTP listener (/metrics, /healthz, /readyz), when enabled. */
+  readonly metricsPort: number | null;
   readonly address: string;
   readonly process: ChildProcess;
   readonly configFile: string;
@@ -23,7 +25,13 @@ export interface RunningProxy {
 export async function startProxy(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<RunningProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'qap-proxy-'));
   const configFile = join(dir, 'config.yaml');
-  const withDefaults = { log_level: 'DEBUG', ...config, service: { host: '127.0.0.1', grpc_port: 0, ...(config.service as object) } };
+  const withDefaults = {
+    log_level: 'DEBUG',
+    ...config,
+    service: { host: '127.0.0.1', grpc_port: 0, ...(config.service as object) },
+    metrics: { port: 0, ...(config.metrics as object) },
+    upstream: { health_check_interval_ms: 500, ...(config.upstream as object) },
+  };
   writeFileSync(configFile, stringify(withDefaults));
   const child = spawn(process.execPath, [PROXY_BIN, 'serve', '--config', configFile], {
     env: { PATH: process.env.PATH, ...env },
@@ -66,9 +74,10 @@ export async function startProxy(config: Record<string, unknown>, env: NodeJS.Pr
     });
   };
   const listening = await waitForLine(/"msg":"listening"/);
-  const port = (JSON.parse(listening) as { port: number }).port;
+  const { port, metrics_port: metricsPort } = JSON.parse(listening) as { port: number; metrics_port: number | null };
   return {
     port,
+    metricsPort,
     address: `127.0.0.1:${port}`,
     process: child,
     configFile,

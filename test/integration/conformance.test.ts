@@ -12,6 +12,7 @@ const KEY = 'my_top_secret_key';
 const ALT = 'my_alternative_secret_key';
 const RO = 'boo-hoo, this can only read!';
 const api = loadQdrantApi();
+const LOCAL_HEALTH = '/grpc.health.v1.Health/Check';
 const issuedTokens: string[] = [];
 const sign = async (claims: object, secret = KEY) => {
   const token = await new SignJWT(claims as Record<string, unknown>).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret));
@@ -80,6 +81,8 @@ describe('every method × every identity', () => {
             details: message,
             reached: false,
           });
+        } else if (path === LOCAL_HEALTH) {
+          expect({ label, code: out.code }).toEqual({ label, code: grpc.status.OK }); // answered by the proxy itself
         } else {
           expect({ label, code: out.code, reached: out.reached }).toEqual({ label, code: grpc.status.OK, reached: true });
         }

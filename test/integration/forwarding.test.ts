@@ -29,7 +29,8 @@ describe('the loaded API', () => {
 });
 
 describe('every method round-trips unchanged', () => {
-  for (const method of ACCESS_TABLE) {
+  // grpc.health.v1.Health/Check is answered by the proxy itself (test/integration/ops.test.ts).
+  for (const method of ACCESS_TABLE.filter((m) => m.path !== '/grpc.health.v1.Health/Check')) {
     it(method.path, async () => {
       const request = Buffer.from(`request-bytes-${method.path}`);
       if (method.kind === 'unary') {

@@ -1,0 +1,101 @@
+// `qdrant-auth-proxy serve`: wires config, engine, upstream, server and operator endpoints together,
+// and handles the process signals (SIGTERM/SIGINT drain and exit 0, SIGHUP reload).
+import { readFileSync } from 'node:fs';
+import { loadQdrantApi } from '../api/qdrant-api.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { loadConfig } from '../config/load.js';
+import { reloadedConfig } from '../config/reload.js';
+import type { Config } from '../config/schema.js';
+import { buildEngine } from '../engine.js';
+import { createLogger, setLogLevel } from '../log/logger.js';
+import { ProxyMetrics } from '../ops/metrics.js';
+import { OpsServer } from '../ops/ops-server.js';
+import { ServingState } from '../ops/serving-state.js';
+import { ProxyServer } from '../server/proxy-server.js';
+import { Forwarder } from '../upstream/forward.js';
+import { createScrollLookup } from '../upstream/scroll-lookup.js';
+import { createUpstreamClient } from '../upstream/upstream-channel.js';
+import { UpstreamProbe } from '../upstream/upstream-probe.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export async function serve(file: string | null): Promise<number> {
+  let config: Readonly<Config>;
+  try {
+    config = loadConfig(file);
+  } catch (err) {
+    console.error(`config error: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+  const logger = createLogger(config.log_level);
+  // Start, reload and stop are always logged, whatever log_level says: supervisors and tests wait on them.
+  const lifecycle = logger.child({}, { level: 'info' });
+  try {
+    const api = loadQdrantApi(config.api.proto_dir ?? undefined);
+    const upstream = createUpstreamClient(config);
+    const forwarder = new Forwarder(upstream, config.upstream.api_key);
+    const metrics = new ProxyMetrics(VERSION, api.source);
+    const services = [...new Set([...api.methods.keys()].map((p) => p.slice(1, p.indexOf('/', 1))))];
+    const state = new ServingState(services);
+    state.onChange((serving) => metrics.setServing(serving));
+    const engineFor = (c: Readonly<Config>) =>
+      buildEngine(c, {
+        api,
+        logger,
+        scroll: createScrollLookup(api, forwarder, c.auth.value_exists_timeout_ms),
+        onValueExists: (hit) => metrics.valueExistsLookup(hit),
+      });
+    const audit = new AuditLog(config.audit, logger);
+    const server = new ProxyServer(engineFor(config), { api, forwarder, logger, audit, metrics, state });
+    const probe = new UpstreamProbe(forwarder, config.upstream.health_check_interval_ms, (up, detail) => {
+      if (up !== state.isUpstreamUp) (up ? logger.info({}, 'upstream is up') : logger.warn({ detail }, 'upstream is down'));
+      state.setUpstreamUp(up);
+      metrics.setUpstreamUp(up);
+    });
+    const port = await server.listen();
+    const ops = config.metrics.enabled ? new OpsServer(metrics, state) : null;
+    const opsPort = ops ? await ops.listen(config.metrics.host, config.metrics.port) : null;
+    probe.start();
+    lifecycle.info(
+      { host: config.service.host, port, tls: config.service.enable_tls, upstream: config.upstream.url, methods: api.methods.size, api: api.source, metrics_port: opsPort },
+      'listening',
+    );
+
+    return await new Promise<number>((resolve) => {
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        const { grace_seconds, drain_seconds } = config.shutdown;
+        lifecycle.info({ signal, grace_seconds, drain_seconds }, 'shutting down');
+        state.startDraining(); // health NOT_SERVING, /readyz 503: load balancers stop sending
+        await new Promise((r) => setTimeout(r, grace_seconds * 1000));
+        await server.shutdown(drain_seconds * 1000);
+        probe.stop();
+        upstream.close();
+        await Promise.all([audit.close(), ops?.close()]);
+        lifecycle.info('stopped');
+        logger.flush();
+        resolve(0);
+      };
+      process.on('SIGHUP', () => {
+        try {
+          const { config: next, needRestart } = reloadedConfig(config, loadConfig(file));
+          const engine = engineFor(next);
+          audit.reconfigure(next.audit);
+          server.setEngine(engine);
+          setLogLevel(logger, next.log_level);
+          lifecycle.info({ unchanged_until_restart: needRestart }, 'config reloaded');
+        } catch (err) {
+          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'config reload refused; the previous config stays in use');
+        }
+      });
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
+    });
+  } catch (err) {
+    logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'failed to start');
+    logger.flush();
+    return 1;
+  }
+}

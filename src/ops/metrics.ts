@@ -1,0 +1,79 @@
+// Prometheus metrics (prom-client). Labels are bounded: `method` is one of the served paths.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export type Decision = 'allowed' | 'denied' | 'unauthenticated' | 'no_auth';
+
+export class ProxyMetrics {
+  readonly registry = new Registry();
+  private readonly calls = new Counter({
+    name: 'qdrant_auth_proxy_calls_total',
+    help: 'Calls handled, by method, authorization decision and gRPC status code.',
+    labelNames: ['method', 'decision', 'code'] as const,
+    registers: [this.registry],
+  });
+  private readonly proxyTime = new Histogram({
+    name: 'qdrant_auth_proxy_proxy_duration_seconds',
+    help: "The proxy's own time per call (authentication, authorization, filtering), without the upstream.",
+    labelNames: ['method'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly upstreamTime = new Histogram({
+    name: 'qdrant_auth_proxy_upstream_duration_seconds',
+    help: 'Time from forwarding a call to the upstream status.',
+    labelNames: ['method'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly valueExists = new Counter({
+    name: 'qdrant_auth_proxy_value_exists_cache_total',
+    help: 'value_exists checks answered from the cache (hit) or by an upstream look-up (miss).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  private readonly upstreamUp = new Gauge({
+    name: 'qdrant_auth_proxy_upstream_up',
+    help: "1 while the upstream answers the proxy's health probe.",
+    registers: [this.registry],
+  });
+  private readonly serving = new Gauge({
+    name: 'qdrant_auth_proxy_serving',
+    help: '1 while the proxy reports SERVING (upstream up and not draining).',
+    registers: [this.registry],
+  });
+
+  constructor(version: string, qdrantApi: string) {
+    new Gauge({
+      name: 'qdrant_auth_proxy_build_info',
+      help: 'Build information; the value is always 1.',
+      labelNames: ['version', 'qdrant_api', 'node'] as const,
+      registers: [this.registry],
+    })
+      .labels(version, qdrantApi, process.version)
+      .set(1);
+    collectDefaultMetrics({ register: this.registry, prefix: 'qdrant_auth_proxy_' });
+  }
+
+  call(method: string, decision: Decision, code: number, proxySeconds: number): void {
+    this.calls.labels(method, decision, String(code)).inc();
+    this.proxyTime.labels(method).observe(proxySeconds);
+  }
+
+  upstream(method: string, seconds: number): void {
+    this.upstreamTime.labels(method).observe(seconds);
+  }
+
+  valueExistsLookup(hit: boolean): void {
+    this.valueExists.labels(hit ? 'hit' : 'miss').inc();
+  }
+
+  setUpstreamUp(up: boolean): void {
+    this.upstreamUp.set(up ? 1 : 0);
+  }
+
+  setServing(serving: boolean): void {
+    this.serving.set(serving ? 1 : 0);
+  }
+}

@@ -1,0 +1,55 @@
+// The operator's HTTP listener: /metrics (Prometheus text format), /healthz (the process is alive),
+// /readyz (the upstream answers and the proxy is not draining). No credentials; loopback by default.
+import { createServer, type Server } from 'node:http';
+import type { ProxyMetrics } from './metrics.js';
+import type { ServingState } from './serving-state.js';
+
+export class OpsServer {
+  private readonly server: Server;
+
+  constructor(metrics: ProxyMetrics, state: ServingState) {
+    this.server = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD' }).end();
+        return;
+      }
+      switch (path) {
+        case '/metrics':
+          metrics.registry.metrics().then(
+            (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+            () => res.writeHead(500).end('metrics collection failed\n'),
+          );
+          return;
+        case '/healthz':
+          res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+          return;
+        case '/readyz':
+          if (state.serving) res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
+          else res.writeHead(503, { 'content-type': 'text/plain' }).end(state.isUpstreamUp ? 'draining\n' : 'upstream unavailable\n');
+          return;
+        default:
+          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      }
+    });
+    this.server.headersTimeout = 10_000;
+    this.server.requestTimeout = 10_000;
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        const address = this.server.address();
+        resolve(typeof address === 'object' && address ? address.port : port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
