@@ -142,16 +142,16 @@ describe('upstream outage', () => {
     const port = stack.standin.port;
     await stack.standin.close();
     const down = await rawUnary(stack.client, '/qdrant.Qdrant/HealthCheck', Buffer.alloc(0), undefined, { deadline: Date.now() + 5000 });
-    expect(down.code).toBe(grpc.status.UNAVAILABLE);
-    expect(down.details).toBe('upstream Qdrant is unavailable');
+    expect([down.code, down.details]).toEqual([grpc.status.UNAVAILABLE, 'upstream Qdrant is unavailable']);
     expect(down.details).not.toContain(String(port));
     const restarted = await startStandinMtls(stack.certs, port);
     (stack as { standin: typeof restarted }).standin = restarted;
     let code: grpc.status = grpc.status.UNAVAILABLE;
-    for (let i = 0; i < 40 && code !== grpc.status.OK; i++) {
+    // Reconnect backoff is at most 5 s; allow for a loaded CI machine.
+    for (let i = 0; i < 80 && code !== grpc.status.OK; i++) {
       code = (await rawUnary(stack.client, '/qdrant.Qdrant/HealthCheck', Buffer.alloc(0))).code;
       if (code !== grpc.status.OK) await new Promise((r) => setTimeout(r, 250));
     }
     expect(code).toBe(grpc.status.OK);
-  });
+  }, 60_000);
 });
