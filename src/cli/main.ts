@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // qdrant-auth-proxy: serve | check-config | token
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import { compileRules } from '../access/compile-rules.js';
 import { loadQdrantApi } from '../api/qdrant-api.js';
 import { loadConfig } from '../config/load.js';
@@ -56,8 +57,9 @@ function checkConfig(file: string | null): number {
     const config = loadConfig(file);
     const api = loadQdrantApi(config.api.proto_dir ?? undefined);
     compileRules(api);
-    createServerCredentials(config);
-    createUpstreamClient(config).close();
+    const silent = pino({ level: 'silent' });
+    createServerCredentials(config, silent);
+    createUpstreamClient(config, silent).client.close();
     console.log(`config OK${file ? `: ${file}` : ''} (upstream ${config.upstream.url})`);
     return 0;
   } catch (err) {

@@ -12,6 +12,7 @@ import { ProxyMetrics } from '../ops/metrics.js';
 import { OpsServer } from '../ops/ops-server.js';
 import { ServingState } from '../ops/serving-state.js';
 import { ProxyServer } from '../server/proxy-server.js';
+import { createServerCredentials } from '../server/server-credentials.js';
 import { Forwarder } from '../upstream/forward.js';
 import { createScrollLookup } from '../upstream/scroll-lookup.js';
 import { createUpstreamClient } from '../upstream/upstream-channel.js';
@@ -32,8 +33,9 @@ export async function serve(file: string | null): Promise<number> {
   const lifecycle = logger.child({}, { level: 'info' });
   try {
     const api = loadQdrantApi(config.api.proto_dir ?? undefined);
-    const upstream = createUpstreamClient(config);
-    const forwarder = new Forwarder(upstream, config.upstream.api_key);
+    const upstream = createUpstreamClient(config, logger);
+    const serverTls = createServerCredentials(config, logger);
+    const forwarder = new Forwarder(upstream.client, config.upstream.api_key);
     const metrics = new ProxyMetrics(VERSION, api.source);
     const services = [...new Set([...api.methods.keys()].map((p) => p.slice(1, p.indexOf('/', 1))))];
     const state = new ServingState(services);
@@ -52,7 +54,10 @@ export async function serve(file: string | null): Promise<number> {
       state.setUpstreamUp(up);
       metrics.setUpstreamUp(up);
     });
-    const port = await server.listen();
+    const port = await server.listen(serverTls.credentials);
+    const certReloadMs = (config.tls.cert_ttl ?? 3600) * 1000;
+    serverTls.certificates?.start(certReloadMs);
+    upstream.certificates?.start(certReloadMs);
     const ops = config.metrics.enabled ? new OpsServer(metrics, state) : null;
     const opsPort = ops ? await ops.listen(config.metrics.host, config.metrics.port) : null;
     probe.start();
@@ -72,7 +77,9 @@ export async function serve(file: string | null): Promise<number> {
         await new Promise((r) => setTimeout(r, grace_seconds * 1000));
         await server.shutdown(drain_seconds * 1000);
         probe.stop();
-        upstream.close();
+        serverTls.certificates?.stop();
+        upstream.certificates?.stop();
+        upstream.client.close();
         await Promise.all([audit.close(), ops?.close()]);
         lifecycle.info('stopped');
         logger.flush();

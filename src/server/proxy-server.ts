@@ -11,7 +11,6 @@ import { ProxyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Forwarder } from '../upstream/forward.js';
 import type { ClientStatus } from '../upstream/upstream-errors.js';
-import { createServerCredentials } from './server-credentials.js';
 import { addReflection } from './reflection.js';
 import type { ProxyMetrics } from '../ops/metrics.js';
 import type { ServingState } from '../ops/serving-state.js';
@@ -96,11 +95,11 @@ export class ProxyServer {
     this.engine = engine;
   }
 
-  async listen(config: Readonly<Config> = this.engine.config): Promise<number> {
+  async listen(credentials: grpc.ServerCredentials, config: Readonly<Config> = this.engine.config): Promise<number> {
     const { host, grpc_port } = config.service;
     const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${grpc_port}` : `${host}:${grpc_port}`;
     return new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(address, createServerCredentials(config), (err, port) => (err ? reject(err) : resolve(port))),
+      this.server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port))),
     );
   }
 

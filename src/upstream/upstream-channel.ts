@@ -1,11 +1,19 @@
 // The one shared channel to the real Qdrant: HTTP/2 multiplexed, keepalive, reconnect with backoff,
-// TLS or mutual TLS as configured, and no 4 MB message cap (Qdrant sets none on gRPC).
-import { readFileSync } from 'node:fs';
+// TLS or mutual TLS as configured (client certificate and CA follow their files), and no 4 MB
+// message cap (Qdrant sets none on gRPC).
+import { rootCertificates } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Config } from '../config/schema.js';
-import { ConfigError } from '../config/load.js';
+import type { Logger } from '../log/logger.js';
+import { ReloadingCertificates } from '../tls/reloading-certificates.js';
 
-export function createUpstreamClient(config: Readonly<Config>): grpc.Client {
+export interface UpstreamChannel {
+  readonly client: grpc.Client;
+  /** The client certificate and CA, following their files; null for plaintext upstreams. */
+  readonly certificates: ReloadingCertificates | null;
+}
+
+export function createUpstreamClient(config: Readonly<Config>, logger: Logger): UpstreamChannel {
   const { upstream, limits } = config;
   const url = new URL(upstream.url);
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
@@ -21,28 +29,21 @@ export function createUpstreamClient(config: Readonly<Config>): grpc.Client {
     'grpc.enable_retries': 0,
     'grpc.primary_user_agent': 'qdrant-auth-proxy',
   };
-  let credentials: grpc.ChannelCredentials;
-  if (url.protocol === 'https:') {
-    credentials = grpc.credentials.createSsl(
-      readOptional(upstream.ca_cert, 'upstream.ca_cert'),
-      readOptional(upstream.key, 'upstream.key'),
-      readOptional(upstream.cert, 'upstream.cert'),
-    );
-    if (upstream.server_name) {
-      options['grpc.ssl_target_name_override'] = upstream.server_name;
-      options['grpc.default_authority'] = upstream.server_name;
-    }
-  } else {
-    credentials = grpc.credentials.createInsecure();
+  if (url.protocol !== 'https:') return { client: new grpc.Client(target, grpc.credentials.createInsecure(), options), certificates: null };
+  const certificates = new ReloadingCertificates(
+    {
+      keys: { cert: 'upstream.cert', key: 'upstream.key', ca: 'upstream.ca_cert' },
+      certFile: upstream.cert,
+      keyFile: upstream.key,
+      caFile: upstream.ca_cert,
+      defaultCa: Buffer.from(rootCertificates.join('\n')),
+    },
+    logger,
+  );
+  if (upstream.server_name) {
+    options['grpc.ssl_target_name_override'] = upstream.server_name;
+    options['grpc.default_authority'] = upstream.server_name;
   }
-  return new grpc.Client(target, credentials, options);
-}
-
-function readOptional(file: string | null, key: string): Buffer | null {
-  if (file === null) return null;
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new ConfigError(`${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
+  const credentials = grpc.experimental.createCertificateProviderChannelCredentials(certificates, upstream.cert ? certificates : null);
+  return { client: new grpc.Client(target, credentials, options), certificates };
 }

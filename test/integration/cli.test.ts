@@ -45,7 +45,7 @@ describe('check-config', () => {
     ['port.yaml', { service: { grpc_port: 'x' } }, /service\.grpc_port: .*expected number/],
     ['typo.yaml', { servce: { api_key: 'k' } }, /servce: unknown key/],
     ['blank.yaml', { service: { api_key: ' ' } }, /service\.api_key: must not be empty or blank/],
-    ['tls.yaml', { service: { enable_tls: true }, tls: { cert: '/nope.pem', key: '/nope-key.pem' } }, /tls\.key: cannot read \/nope-key\.pem: ENOENT/],
+    ['tls.yaml', { service: { enable_tls: true }, tls: { cert: '/nope.pem', key: '/nope-key.pem' } }, /tls\.cert: cannot read \/nope\.pem: ENOENT/],
     ['upstream-ca.yaml', { upstream: { url: 'https://127.0.0.1:1', ca_cert: '/nope-ca.pem' } }, /upstream\.ca_cert: cannot read \/nope-ca\.pem/],
     ['proto-dir.yaml', { api: { proto_dir: dir } }, /api\.proto_dir: no \.proto files/],
   ])('%s is refused with its own message', async (name, content, message) => {
