@@ -73,7 +73,13 @@ export async function startProxy(config: Record<string, unknown>, env: NodeJS.Pr
       });
     });
   };
-  const listening = await waitForLine(/"msg":"listening"/);
+  let listening: string;
+  try {
+    listening = await waitForLine(/"msg":"listening"/);
+  } catch (err) {
+    child.kill('SIGKILL'); // never leave a half-started proxy behind
+    throw err;
+  }
   const { port, metrics_port: metricsPort } = JSON.parse(listening) as { port: number; metrics_port: number | null };
   return {
     port,
