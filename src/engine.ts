@@ -3,6 +3,7 @@
 import { compileRules, type CompiledRule } from './access/compile-rules.js';
 import type { QdrantApi } from './api/qdrant-api.js';
 import { Authenticator } from './auth/authenticate.js';
+import { CertificateIdentities } from './auth/client-certificate.js';
 import { ValueExistsChecker, type ScrollFn } from './auth/value-exists.js';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log/logger.js';
@@ -40,6 +41,7 @@ export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine 
       jwtRbac: service.jwt_rbac,
       maxCredentialBytes: auth.max_credential_bytes,
       tokenCacheSize: auth.token_cache_size,
+      certificateIdentities: new CertificateIdentities(auth.client_cert_identities),
       now,
     }),
     rules: compileRules(deps.api),

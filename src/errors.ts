@@ -20,6 +20,7 @@ export const ERRORS = {
   manage_access_required: { status: Status.PERMISSION_DENIED, message: 'Forbidden: Manage access for this operation is required' },
   points_only: { status: Status.PERMISSION_DENIED, message: 'Forbidden: Only points access is allowed for collection {collection}' },
   method_not_in_table: { status: Status.PERMISSION_DENIED, message: 'Forbidden: method is not in the access table' },
+  metadata_too_large: { status: Status.RESOURCE_EXHAUSTED, message: 'request metadata is larger than the proxy accepts' },
   malformed_request: { status: Status.INVALID_ARGUMENT, message: 'Validation error in body: request message could not be decoded' },
   internal: { status: Status.INTERNAL, message: 'internal proxy error' },
 } as const satisfies Record<string, { status: Status; message: string }>;

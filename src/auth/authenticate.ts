@@ -1,10 +1,12 @@
 // Who is calling: Qdrant's order (full key or alt key → read-only key → JWT), compiled once from
 // config. Verified tokens are cached by their SHA-256, bounded, and never served past `exp`.
 import { createHash } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
 import type { Metadata } from '@grpc/grpc-js';
 import { LRUCache } from 'lru-cache';
 import { ProxyError } from '../errors.js';
 import { KeyMatcher } from './api-keys.js';
+import type { CertificateIdentities } from './client-certificate.js';
 import { extractCredential } from './credentials.js';
 import { isExpired, JWT_LEEWAY_SECONDS } from './jwt-claims.js';
 import { JwtVerifier, type VerifiedToken } from './jwt.js';
@@ -17,6 +19,7 @@ export interface AuthSettings {
   readonly jwtRbac: boolean;
   readonly maxCredentialBytes: number;
   readonly tokenCacheSize: number;
+  readonly certificateIdentities: CertificateIdentities;
   readonly now: () => number;
 }
 
@@ -37,7 +40,7 @@ export class Authenticator {
   constructor(private readonly settings: AuthSettings) {
     this.manageKeys = new KeyMatcher([settings.apiKey, settings.altApiKey]);
     this.readKeys = new KeyMatcher([settings.readOnlyApiKey]);
-    this.enabled = !this.manageKeys.empty || !this.readKeys.empty;
+    this.enabled = !this.manageKeys.empty || !this.readKeys.empty || !settings.certificateIdentities.empty;
     const secrets = [settings.apiKey, settings.altApiKey].filter((k): k is string => k !== null);
     this.jwt = settings.jwtRbac && secrets.length > 0 ? new JwtVerifier(secrets) : null;
     this.tokens =
@@ -46,10 +49,16 @@ export class Authenticator {
         : null;
   }
 
-  async authenticate(metadata: Metadata): Promise<Principal> {
+  /** `peerCertificate` is asked for only when the call has no credential and identities are configured. */
+  async authenticate(metadata: Metadata, peerCertificate?: () => PeerCertificate | undefined): Promise<Principal> {
     if (!this.enabled) return NO_AUTH_PRINCIPAL;
     const credential = extractCredential(metadata, this.settings.maxCredentialBytes);
-    if (credential.kind === 'none') throw new ProxyError('missing_credentials');
+    if (credential.kind === 'none') {
+      const identities = this.settings.certificateIdentities;
+      const fromCertificate = identities.empty || !peerCertificate ? null : identities.principalFor(peerCertificate());
+      if (fromCertificate) return fromCertificate;
+      throw new ProxyError('missing_credentials');
+    }
     const value = credential.value;
     if (this.manageKeys.matches(value)) return MANAGE_KEY;
     if (this.readKeys.matches(value)) return READ_KEY;

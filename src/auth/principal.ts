@@ -7,11 +7,14 @@ export interface ValueExistsClaim {
   readonly matches: readonly { readonly key: string; readonly value: string | number | boolean }[];
 }
 
+/** Qdrant's audit auth types, plus `Certificate` for `auth.client_cert_identities`. */
+export type AuthType = 'ApiKey' | 'Jwt' | 'None' | 'Certificate';
+
 export type Principal =
-  | { readonly access: 'manage' | 'read'; readonly authType: 'ApiKey' | 'Jwt' | 'None'; readonly subject?: string; readonly valueExists?: ValueExistsClaim }
+  | { readonly access: 'manage' | 'read'; readonly authType: AuthType; readonly subject?: string; readonly valueExists?: ValueExistsClaim }
   | {
       readonly access: 'collections';
-      readonly authType: 'Jwt';
+      readonly authType: 'Jwt' | 'Certificate';
       readonly collections: ReadonlyMap<string, CollectionMode>;
       readonly subject?: string;
       readonly valueExists?: ValueExistsClaim;

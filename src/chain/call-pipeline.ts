@@ -1,11 +1,13 @@
 // The order every call goes through, written once, in request order:
 //   1. health bypass   (rules with need "none" skip authentication, as in Qdrant)
-//   2. authenticate    (api-key / Bearer → principal)
+//   2. authenticate    (api-key / Bearer, else a mapped client certificate → principal)
 //   3. value_exists    (JWT claim checked against the upstream, cached)
 //   4. authorize       (the method's access-table row; decodes only collection fields)
 //   5. forward         (the caller sends the raw bytes upstream)
 //   6. filter reply    (list replies for collection-scoped tokens)
-// Any error thrown by a stage denies the call: nothing is forwarded after a failure.
+// Any error thrown by a stage denies the call: nothing is forwarded after a failure. Oversized
+// metadata is refused before stage 2 (limits.max_metadata_bytes).
+import type { PeerCertificate } from 'node:tls';
 import type { Metadata } from '@grpc/grpc-js';
 import { authorize, type Decision } from '../access/authorize.js';
 import { filterReply } from '../access/filter-reply.js';
@@ -26,15 +28,30 @@ export interface Progress {
 }
 
 /** Stages 1-4. Resolves when the call may go upstream; rejects with a ProxyError otherwise. */
-export async function admit(engine: Engine, path: string, metadata: Metadata, request: Uint8Array, progress: Progress): Promise<Admitted> {
+export async function admit(
+  engine: Engine,
+  path: string,
+  call: { readonly metadata: Metadata; getAuthContext(): { sslPeerCertificate?: PeerCertificate } },
+  request: Uint8Array,
+  progress: Progress,
+): Promise<Admitted> {
   const rule = engine.rules.get(path);
   if (rule?.need.scope === 'none') return { principal: NO_AUTH_PRINCIPAL, decision: NO_DECISION };
-  const principal = await engine.auth.authenticate(metadata);
+  if (metadataBytes(call.metadata) > engine.config.limits.max_metadata_bytes) throw new ProxyError('metadata_too_large');
+  const principal = await engine.auth.authenticate(call.metadata, () => call.getAuthContext().sslPeerCertificate);
   progress.principal = principal;
   if (!engine.auth.enabled) return { principal, decision: NO_DECISION };
   if (!rule) throw new ProxyError('method_not_in_table');
   if (principal.valueExists) await engine.valueExists.check(principal.valueExists);
   return { principal, decision: authorize(rule, principal, request) };
+}
+
+function metadataBytes(metadata: Metadata): number {
+  let total = 0;
+  for (const [key, values] of Object.entries(metadata.toJSON())) {
+    for (const v of values) total += key.length + v.length;
+  }
+  return total;
 }
 
 /** Stage 6. */

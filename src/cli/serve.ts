@@ -35,7 +35,7 @@ export async function serve(file: string | null): Promise<number> {
     const api = loadQdrantApi(config.api.proto_dir ?? undefined);
     const upstream = createUpstreamClient(config, logger);
     const serverTls = createServerCredentials(config, logger);
-    const forwarder = new Forwarder(upstream.client, config.upstream.api_key);
+    const forwarder = new Forwarder(upstream.client, config.upstream.api_key, config.limits.max_call_timeout_ms);
     const metrics = new ProxyMetrics(VERSION, api.source);
     const services = [...new Set([...api.methods.keys()].map((p) => p.slice(1, p.indexOf('/', 1))))];
     const state = new ServingState(services);

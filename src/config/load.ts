@@ -67,6 +67,12 @@ function checkCrossKeyRules(c: Config): void {
     }
   }
   need((c.upstream.cert === null) === (c.upstream.key === null), 'upstream.cert and upstream.key: set both (mutual TLS) or neither');
+  if (Object.keys(c.auth.client_cert_identities).length > 0) {
+    need(c.service.verify_https_client_certificate, 'auth.client_cert_identities: requires service.verify_https_client_certificate: true (only verified certificates may grant access)');
+    const dup = (list: unknown) => Array.isArray(list) && new Set(list.map((e: { collection: string }) => e.collection)).size !== list.length;
+    for (const [name, grant] of Object.entries(c.auth.client_cert_identities)) need(!dup(grant), `auth.client_cert_identities.${name}: a collection is listed twice`);
+  }
+  need(c.auth.max_credential_bytes < c.limits.max_metadata_bytes, 'auth.max_credential_bytes: must be below limits.max_metadata_bytes');
   if (c.service.alt_api_key !== null) {
     need(c.service.api_key !== null, 'service.alt_api_key: requires service.api_key');
   }

@@ -55,6 +55,16 @@ export const configSchema = z.strictObject({
       value_exists_cache_ttl_seconds: int(0, 3600).default(10),
       value_exists_cache_size: int(1, 10_000_000).default(10_000),
       value_exists_timeout_ms: int(1, 600_000).default(5_000),
+      // Client certificate CN or SAN → access, shaped like a JWT `access` claim (m, r, or a list).
+      client_cert_identities: z
+        .record(
+          z.string().min(1),
+          z.union([
+            z.enum(['m', 'r']),
+            z.array(z.strictObject({ collection: z.string(), access: z.enum(['r', 'rw', 'prw']) })),
+          ]),
+        )
+        .default({}),
     })
     .prefault({}),
   upstream: z
@@ -81,6 +91,15 @@ export const configSchema = z.strictObject({
   limits: z
     .strictObject({
       max_message_bytes: int(1024, 2 ** 31 - 1).default(256 * 1024 * 1024),
+      max_metadata_bytes: int(1024, 16 * 1024 * 1024).default(32 * 1024),
+      max_concurrent_streams: int(1, 2 ** 31 - 1).default(1000),
+      max_connections: int(1, 10_000_000).default(10_000),
+      max_call_timeout_ms: int(0, 24 * 3600 * 1000).default(600_000),
+      keepalive_time_ms: int(1000, 24 * 3600 * 1000).default(7_200_000),
+      keepalive_timeout_ms: int(100, 3600 * 1000).default(20_000),
+      max_connection_idle_ms: int(0, 30 * 24 * 3600 * 1000).default(0),
+      max_connection_age_ms: int(0, 30 * 24 * 3600 * 1000).default(0),
+      max_connection_age_grace_ms: int(0, 24 * 3600 * 1000).default(0),
     })
     .prefault({}),
   metrics: z

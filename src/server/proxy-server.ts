@@ -63,10 +63,17 @@ export class ProxyServer {
     private engine: Engine,
     private readonly deps: ProxyServerDeps,
   ) {
-    const max = engine.config.limits.max_message_bytes;
+    const limits = engine.config.limits;
+    const optional = (key: string, ms: number) => (ms > 0 ? { [key]: ms } : {});
     this.server = new grpc.Server({
-      'grpc.max_receive_message_length': max,
-      'grpc.max_send_message_length': max,
+      'grpc.max_receive_message_length': limits.max_message_bytes,
+      'grpc.max_send_message_length': limits.max_message_bytes,
+      'grpc.max_concurrent_streams': limits.max_concurrent_streams,
+      'grpc.keepalive_time_ms': limits.keepalive_time_ms,
+      'grpc.keepalive_timeout_ms': limits.keepalive_timeout_ms,
+      ...optional('grpc.max_connection_idle_ms', limits.max_connection_idle_ms),
+      ...optional('grpc.max_connection_age_ms', limits.max_connection_age_ms),
+      ...optional('grpc.max_connection_age_grace_ms', limits.max_connection_age_grace_ms),
     });
     for (const method of deps.api.methods.values()) {
       if (!SERVED_LOCALLY.has(method.path)) this.register(method);
@@ -80,13 +87,13 @@ export class ProxyServer {
             callback(null, { status: deps.state.serving ? 'SERVING' : 'NOT_SERVING' }),
         }),
     });
-    addReflection(this.server, deps.api.packageDefinition, (metadata) => this.admitReflection(metadata));
+    addReflection(this.server, deps.api.packageDefinition, (call) => this.admitReflection(call));
   }
 
   /** Reflection, as in Qdrant: any valid credential (and its value_exists claim), no RBAC. */
-  private async admitReflection(metadata: grpc.Metadata): Promise<void> {
+  private async admitReflection(call: grpc.ServerDuplexStream<unknown, unknown>): Promise<void> {
     const engine = this.engine;
-    const principal = await engine.auth.authenticate(metadata);
+    const principal = await engine.auth.authenticate(call.metadata, () => call.getAuthContext().sslPeerCertificate);
     if (principal.valueExists) await engine.valueExists.check(principal.valueExists);
   }
 
@@ -98,9 +105,21 @@ export class ProxyServer {
   async listen(credentials: grpc.ServerCredentials, config: Readonly<Config> = this.engine.config): Promise<number> {
     const { host, grpc_port } = config.service;
     const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${grpc_port}` : `${host}:${grpc_port}`;
-    return new Promise<number>((resolve, reject) =>
+    const port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port))),
     );
+    this.applyConnectionLimit(config.limits.max_connections);
+    return port;
+  }
+
+  /**
+   * grpc-js has no connection limit; Node's net.Server has one. grpc-js 1.14 keeps its HTTP/2 servers
+   * in a private map: if that ever changes, start-up fails rather than run without the limit.
+   */
+  private applyConnectionLimit(max: number): void {
+    const servers = (this.server as unknown as { http2Servers?: unknown }).http2Servers;
+    if (!(servers instanceof Map) || servers.size === 0) throw new Error('limits.max_connections: cannot be applied to this grpc-js version');
+    for (const http2Server of servers.keys() as IterableIterator<{ maxConnections: number }>) http2Server.maxConnections = max;
   }
 
   /** Stops accepting calls, lets in-flight calls finish for up to `drainMs`, then cancels the rest. */
@@ -138,7 +157,7 @@ export class ProxyServer {
     const path = method.path;
     return (call, callback) => {
       const state = newState(path, this.engine);
-      admit(state.engine, path, call.metadata, call.request, state)
+      admit(state.engine, path, call, call.request, state)
         .then((admitted) => {
           state.admitted = admitted;
           if (call.cancelled) return null;
@@ -170,7 +189,7 @@ export class ProxyServer {
     const path = method.path;
     return (call) => {
       const state = newState(path, this.engine);
-      admit(state.engine, path, call.metadata, call.request, state)
+      admit(state.engine, path, call, call.request, state)
         .then((admitted) => {
           state.admitted = admitted;
           if (call.cancelled) return null;

@@ -9,7 +9,7 @@ import { ProxyError } from '../errors.js';
 export function addReflection(
   server: grpc.Server,
   qdrant: protoLoader.PackageDefinition,
-  admit: (metadata: grpc.Metadata) => Promise<void>,
+  admit: (call: grpc.ServerDuplexStream<unknown, unknown>) => Promise<void>,
 ): void {
   const health = protoLoader.loadSync(healthProtoPath, { keepCase: true });
   const reflection = new ReflectionService({ ...qdrant, ...health });
@@ -25,10 +25,10 @@ export function addReflection(
 /** Runs the reflection handler only after the call's credential is admitted. */
 function guard(
   handler: grpc.handleBidiStreamingCall<unknown, unknown>,
-  admit: (metadata: grpc.Metadata) => Promise<void>,
+  admit: (call: grpc.ServerDuplexStream<unknown, unknown>) => Promise<void>,
 ): grpc.handleBidiStreamingCall<unknown, unknown> {
   return (call) => {
-    admit(call.metadata).then(
+    admit(call).then(
       () => handler(call),
       (err: unknown) => {
         const status = err instanceof ProxyError ? err.toStatus() : new ProxyError('internal').toStatus();

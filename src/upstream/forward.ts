@@ -20,10 +20,17 @@ export interface ForwardHooks {
 }
 
 export class Forwarder {
+  /** `maxCallTimeoutMs` caps every upstream call's deadline (0: only the client's deadline applies). */
   constructor(
     private readonly client: grpc.Client,
     private readonly upstreamApiKey: string | null,
+    private readonly maxCallTimeoutMs = 0,
   ) {}
+
+  /** grpc-js uses the earlier of this deadline and the parent call's. */
+  private options(parent: grpc.ServerUnaryCall<Buffer, Buffer> | grpc.ServerWritableStream<Buffer, Buffer>): grpc.CallOptions {
+    return this.maxCallTimeoutMs > 0 ? { parent, deadline: Date.now() + this.maxCallTimeoutMs } : { parent };
+  }
 
   /** Sends one unary call upstream; resolves with the reply and the upstream's final status. */
   unary(path: string, request: Buffer, incoming: Metadata, parent: ServerUnaryCall<Buffer, Buffer>, hooks: ForwardHooks): Promise<UnaryReply> {
@@ -35,7 +42,7 @@ export class Forwarder {
         identity,
         request,
         upstreamRequestMetadata(incoming, this.upstreamApiKey),
-        { parent },
+        this.options(parent),
         (_err, value) => {
           // grpc-js calls this just before it emits 'status', which carries the trailers.
           message = value ?? null;
@@ -78,7 +85,7 @@ export class Forwarder {
         identity,
         request,
         upstreamRequestMetadata(out.metadata, this.upstreamApiKey),
-        { parent: out },
+        this.options(out),
       );
       call.on('metadata', (headers) => hooks.onHeaders(clientResponseHeaders(headers)));
       call.on('data', (chunk: Buffer) => {

@@ -2,6 +2,7 @@ import { Metadata } from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { Authenticator, type AuthSettings } from '../../src/auth/authenticate.js';
+import { CertificateIdentities } from '../../src/auth/client-certificate.js';
 import { ProxyError } from '../../src/errors.js';
 
 const KEY = 'my_top_secret_key';
@@ -11,7 +12,7 @@ const NOW = 1_800_000_000_000; // fixed clock (ms)
 const nowS = NOW / 1000;
 
 function auth(over: Partial<AuthSettings> = {}): Authenticator {
-  return new Authenticator({ apiKey: KEY, altApiKey: ALT, readOnlyApiKey: RO, jwtRbac: true, maxCredentialBytes: 16384, tokenCacheSize: 100, now: () => NOW, ...over });
+  return new Authenticator({ apiKey: KEY, altApiKey: ALT, readOnlyApiKey: RO, jwtRbac: true, maxCredentialBytes: 16384, tokenCacheSize: 100, certificateIdentities: new CertificateIdentities({}), now: () => NOW, ...over });
 }
 const sign = (claims: object, secret = KEY, header: object = { alg: 'HS256' }) =>
   new SignJWT(claims as Record<string, unknown>).setProtectedHeader(header as { alg: string }).sign(new TextEncoder().encode(secret));

@@ -1,0 +1,48 @@
+// Identity from a verified client certificate (beyond Qdrant): `auth.client_cert_identities` maps a
+// certificate's subject CN or one of its SANs to an access grant shaped like a JWT's `access` claim,
+// so a mesh workload with a certificate needs no key. Used only when the call carries no credential.
+import type { PeerCertificate } from 'node:tls';
+import { principalFromClaims } from './jwt-claims.js';
+import type { Principal } from './principal.js';
+
+export type AccessGrant = 'm' | 'r' | readonly { readonly collection: string; readonly access: 'r' | 'rw' | 'prw' }[];
+
+export class CertificateIdentities {
+  private readonly byName: ReadonlyMap<string, Principal>;
+
+  constructor(grants: Readonly<Record<string, AccessGrant>>) {
+    const byName = new Map<string, Principal>();
+    for (const [name, access] of Object.entries(grants)) {
+      const principal = principalFromClaims({ exp: null, access, raw: { access, subject: name } });
+      byName.set(name, Object.freeze({ ...principal, authType: 'Certificate' }) as Principal);
+    }
+    this.byName = byName;
+  }
+
+  get empty(): boolean {
+    return this.byName.size === 0;
+  }
+
+  /** The grant of the first configured name the certificate carries: its CN, then its SANs in order. */
+  principalFor(cert: PeerCertificate | undefined): Principal | null {
+    if (!cert) return null;
+    for (const name of certificateNames(cert)) {
+      const principal = this.byName.get(name);
+      if (principal) return principal;
+    }
+    return null;
+  }
+}
+
+/** CN, then every SAN value without its type prefix (`DNS:a` → `a`, `URI:spiffe://…` → `spiffe://…`). */
+export function certificateNames(cert: PeerCertificate): string[] {
+  const names: string[] = [];
+  const cn = cert.subject?.CN;
+  if (typeof cn === 'string') names.push(cn);
+  else if (Array.isArray(cn)) names.push(...(cn as string[]));
+  for (const entry of (cert.subjectaltname ?? '').split(', ')) {
+    const colon = entry.indexOf(':');
+    if (colon > 0) names.push(entry.slice(colon + 1));
+  }
+  return names;
+}
