@@ -31,9 +31,12 @@ export async function serve(file: string | null): Promise<number> {
   const logger = createLogger(config.log_level);
   // Start, reload and stop are always logged, whatever log_level says: supervisors and tests wait on them.
   const lifecycle = logger.child({}, { level: 'info' });
+  // What start-up has opened so far, closed again if a later step fails.
+  const opened: (() => void)[] = [];
   try {
     const api = loadQdrantApi(config.api.proto_dir ?? undefined);
     const upstream = createUpstreamClient(config, logger);
+    opened.push(() => upstream.client.close());
     const serverTls = createServerCredentials(config, logger);
     const forwarder = new Forwarder(upstream.client, config.upstream.api_key, config.limits.max_call_timeout_ms);
     const metrics = new ProxyMetrics(VERSION, api.source);
@@ -54,10 +57,12 @@ export async function serve(file: string | null): Promise<number> {
       state.setUpstreamUp(up);
       metrics.setUpstreamUp(up);
     });
+    opened.push(() => server.forceShutdown());
     const port = await server.listen(serverTls.credentials);
     const certReloadMs = (config.tls.cert_ttl ?? 3600) * 1000;
     serverTls.certificates?.start(certReloadMs);
     upstream.certificates?.start(certReloadMs);
+    opened.push(() => serverTls.certificates?.stop(), () => upstream.certificates?.stop());
     const ops = config.metrics.enabled ? new OpsServer(metrics, state) : null;
     const opsPort = ops ? await ops.listen(config.metrics.host, config.metrics.port) : null;
     probe.start();
@@ -102,7 +107,8 @@ export async function serve(file: string | null): Promise<number> {
     });
   } catch (err) {
     logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'failed to start');
-    logger.flush();
+    for (const close of opened.reverse()) close();
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
     return 1;
   }
 }

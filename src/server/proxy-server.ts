@@ -122,6 +122,10 @@ export class ProxyServer {
     for (const http2Server of servers.keys() as IterableIterator<{ maxConnections: number }>) http2Server.maxConnections = max;
   }
 
+  forceShutdown(): void {
+    this.server.forceShutdown();
+  }
+
   /** Stops accepting calls, lets in-flight calls finish for up to `drainMs`, then cancels the rest. */
   shutdown(drainMs: number): Promise<void> {
     return new Promise((resolve) => {

@@ -1,5 +1,6 @@
 // The bin: check-config, token, serve's start-up errors, SIGTERM drain, SIGHUP reload.
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +54,16 @@ describe('check-config', () => {
     const out = await bin(['check-config', '--config', file]);
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(message);
+  });
+
+  it('serve exits 1 when a start-up step fails after the gRPC port is bound', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as AddressInfo).port;
+    const out = await bin(['serve', '--config', configFile('busy.yaml', { service: { grpc_port: 0 }, metrics: { port } })]);
+    busy.close();
+    expect(out.code).toBe(1);
+    expect(out.stdout).toMatch(/EADDRINUSE.*failed to start/);
   });
 
   it('serve refuses a bad config with exit code 1 and the same message', async () => {
