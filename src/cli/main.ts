@@ -8,7 +8,7 @@ import { loadConfig } from '../config/load.js';
 import { serve } from './serve.js';
 import { createServerCredentials } from '../server/server-credentials.js';
 import { mintToken, TOKEN_USAGE } from './token.js';
-import { createUpstreamClient } from '../upstream/upstream-channel.js';
+import { createUpstream } from '../upstream/upstream-channel.js';
 
 const USAGE = `usage:
   qdrant-auth-proxy serve [--config FILE]          run the proxy
@@ -59,7 +59,7 @@ function checkConfig(file: string | null): number {
     compileRules(api);
     const silent = pino({ level: 'silent' });
     createServerCredentials(config, silent);
-    createUpstreamClient(config, silent).client.close();
+    createUpstream(config, silent).forwarder.close();
     console.log(`config OK${file ? `: ${file}` : ''} (upstream ${config.upstream.url})`);
     return 0;
   } catch (err) {

@@ -13,9 +13,8 @@ import { OpsServer } from '../ops/ops-server.js';
 import { ServingState } from '../ops/serving-state.js';
 import { ProxyServer } from '../server/proxy-server.js';
 import { createServerCredentials } from '../server/server-credentials.js';
-import { Forwarder } from '../upstream/forward.js';
 import { createScrollLookup } from '../upstream/scroll-lookup.js';
-import { createUpstreamClient } from '../upstream/upstream-channel.js';
+import { createUpstream } from '../upstream/upstream-channel.js';
 import { UpstreamProbe } from '../upstream/upstream-probe.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -35,10 +34,10 @@ export async function serve(file: string | null): Promise<number> {
   const opened: (() => void)[] = [];
   try {
     const api = loadQdrantApi(config.api.proto_dir ?? undefined);
-    const upstream = createUpstreamClient(config, logger);
-    opened.push(() => upstream.client.close());
+    const upstream = createUpstream(config, logger);
+    const { forwarder } = upstream;
+    opened.push(() => forwarder.close());
     const serverTls = createServerCredentials(config, logger);
-    const forwarder = new Forwarder(upstream.client, config.upstream.api_key, config.limits.max_call_timeout_ms);
     const metrics = new ProxyMetrics(VERSION, api.source);
     const services = [...new Set([...api.methods.keys()].map((p) => p.slice(1, p.indexOf('/', 1))))];
     const state = new ServingState(services);
@@ -84,7 +83,7 @@ export async function serve(file: string | null): Promise<number> {
         probe.stop();
         serverTls.certificates?.stop();
         upstream.certificates?.stop();
-        upstream.client.close();
+        forwarder.close();
         await Promise.all([audit.close(), ops?.close()]);
         lifecycle.info('stopped');
         logger.flush();

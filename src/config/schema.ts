@@ -81,6 +81,8 @@ export const configSchema = z.strictObject({
       keepalive_time_ms: int(1000, 24 * 3600 * 1000).default(30_000),
       keepalive_timeout_ms: int(100, 3600 * 1000).default(10_000),
       health_check_interval_ms: int(100, 3600 * 1000).default(5_000),
+      // How the proxy talks to Qdrant: node:http2 carrying gRPC frames, or grpc-js's client (BENCHMARKS.md).
+      transport: z.enum(['http2', 'grpc-js']).default('http2'),
     })
     .prefault({}),
   api: z

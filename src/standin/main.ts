@@ -2,15 +2,30 @@
 // and benchmarks of the proxy.
 //
 //   node dist/standin/main.js [--host 127.0.0.1] [--port 6334] [--tls-cert F --tls-key F [--tls-ca F]]
+//                             [--delay /pkg.Service/Method=MS ...]
+//
+// --delay (repeatable) makes the stand-in answer that unary method only after MS milliseconds, with
+// its usual reply (for deadline tests); a call cancelled meanwhile (deadline, client gone) is dropped.
 //
 // Prints one JSON line, {"msg":"listening","port":N,"tls":bool,"mutual_tls":bool}; exits 0 on SIGTERM/SIGINT.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { loadQdrantApi } from '../api/qdrant-api.js';
+import { STANDIN_HANDLERS } from './standin-handlers.js';
+import { StandinError } from './standin-messages.js';
 import { startStandin, type Standin, type StandinOptions } from './standin-server.js';
 
-const USAGE = 'usage: standin [--host 127.0.0.1] [--port 6334] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]';
+const USAGE =
+  'usage: standin [--host 127.0.0.1] [--port 6334] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--delay /pkg.Service/Method=MS ...]';
 
-function parseOptions(argv: string[]): StandinOptions {
+interface CliOptions {
+  standin: StandinOptions;
+  /** Method path → delay in milliseconds. */
+  delays: Map<string, number>;
+}
+
+function parseOptions(argv: string[]): CliOptions {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -19,6 +34,7 @@ function parseOptions(argv: string[]): StandinOptions {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
+      delay: { type: 'string', multiple: true },
     },
     strict: true,
   });
@@ -33,11 +49,44 @@ function parseOptions(argv: string[]): StandinOptions {
     const ca = values['tls-ca'];
     opts.tls = { cert: readFileSync(cert), key: readFileSync(key), ...(ca !== undefined ? { ca: readFileSync(ca) } : {}) };
   }
-  return opts;
+  const delays = new Map<string, number>();
+  for (const spec of values.delay ?? []) {
+    const m = /^(\/[\w.]+\/\w+)=(\d+)$/.exec(spec);
+    if (!m) throw new Error(`invalid --delay ${spec}: expected /pkg.Service/Method=MILLISECONDS`);
+    delays.set(m[1]!, Number(m[2]));
+  }
+  return { standin: opts, delays };
+}
+
+/**
+ * Overrides each delayed method with a handler that computes the stand-in's usual reply (the same
+ * handler table and codecs standin-server.ts uses) after the delay.
+ */
+function installDelays(standin: Standin, delays: Map<string, number>): void {
+  if (delays.size === 0) return;
+  const api = loadQdrantApi();
+  for (const [path, ms] of delays) {
+    const method = api.methods.get(path);
+    if (!method || method.kind !== 'unary') throw new Error(`--delay ${path}: not a unary method of the loaded API`);
+    const handler: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
+      const timer = setTimeout(() => {
+        if (call.cancelled) return;
+        try {
+          const reply = STANDIN_HANDLERS.get(path)?.(method.request ? method.request.decode(call.request) : {}, standin.store) ?? {};
+          callback(null, method.response ? method.response.encode({ ...reply }) : Buffer.alloc(0));
+        } catch (err) {
+          if (err instanceof StandinError) callback({ code: err.code, details: err.message });
+          else callback({ code: grpc.status.INTERNAL, details: `stand-in upstream: ${(err as Error).message ?? String(err)}` });
+        }
+      }, ms);
+      call.on('cancelled', () => clearTimeout(timer));
+    };
+    standin.override(path, handler as grpc.UntypedHandleCall);
+  }
 }
 
 async function main(): Promise<void> {
-  let opts: StandinOptions;
+  let opts: CliOptions;
   try {
     opts = parseOptions(process.argv.slice(2));
   } catch (err) {
@@ -51,8 +100,10 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  standin = await startStandin(opts);
-  const line = { msg: 'listening', port: standin.port, tls: opts.tls !== undefined, mutual_tls: opts.tls?.ca !== undefined };
+  standin = await startStandin(opts.standin);
+  installDelays(standin, opts.delays);
+  const tls = opts.standin.tls;
+  const line = { msg: 'listening', port: standin.port, tls: tls !== undefined, mutual_tls: tls?.ca !== undefined };
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 

@@ -33,6 +33,7 @@ export class ReloadingCertificates implements Provider {
   private current: Loaded;
   private readonly caListeners = new Set<CaListener>();
   private readonly identityListeners = new Set<IdentityListener>();
+  private readonly reloadListeners: (() => void)[] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly watchers: FSWatcher[] = [];
   private debounce: NodeJS.Timeout | null = null;
@@ -83,6 +84,18 @@ export class ReloadingCertificates implements Provider {
     this.logger.info({ reason, files: [this.files.certFile, this.files.caFile].filter(Boolean) }, 'certificates reloaded');
     for (const l of this.identityListeners) l(this.identity());
     for (const l of this.caListeners) l(this.caUpdate());
+    for (const l of this.reloadListeners) l();
+  }
+
+  /** The current material, for TLS connections made outside grpc-js. */
+  secureContextOptions(): { cert?: Buffer; key?: Buffer; ca?: Buffer } {
+    const { cert, key, ca } = this.current;
+    return { ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(ca ? { ca } : {}) };
+  }
+
+  /** Called after new files were accepted. */
+  onReload(listener: () => void): void {
+    this.reloadListeners.push(listener);
   }
 
   // The first update is delivered asynchronously, as grpc-js's own providers do: grpc-js registers

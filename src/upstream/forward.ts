@@ -1,6 +1,7 @@
-// The forwarding hop: a call's request bytes go to the upstream unchanged (identity serializers, no
-// re-encoding), and the upstream's headers, messages, trailers and status come back unchanged.
-// Deadline and cancellation propagate through grpc-js's `parent` call option.
+// The forwarding hop: a call's request bytes go to the upstream unchanged, and the upstream's headers,
+// messages, trailers and status come back unchanged. Two transports implement it, chosen with
+// `upstream.transport` (see BENCHMARKS.md): grpc-js's client (here) and a raw node:http2 session
+// carrying the gRPC frames itself (h2-forwarder.ts).
 import type * as grpc from '@grpc/grpc-js';
 import { Metadata, status as Status, type ServerUnaryCall, type StatusObject } from '@grpc/grpc-js';
 import { clientResponseHeaders, upstreamRequestMetadata } from './outgoing-metadata.js';
@@ -19,7 +20,18 @@ export interface ForwardHooks {
   onHeaders(headers: Metadata): void;
 }
 
-export class Forwarder {
+export interface Forwarder {
+  /** Sends one unary call upstream; resolves with the reply and the upstream's final status. */
+  unary(path: string, request: Buffer, incoming: Metadata, parent: ServerUnaryCall<Buffer, Buffer>, hooks: ForwardHooks): Promise<UnaryReply>;
+  /** Streams a server-streaming call's messages to `out`, honouring the client's flow control. */
+  serverStream(path: string, request: Buffer, out: grpc.ServerWritableStream<Buffer, Buffer>, hooks: ForwardHooks): Promise<ClientStatus>;
+  /** A call of the proxy's own (value_exists look-ups, health probe): upstream credential only, own deadline. */
+  ownCall(path: string, request: Buffer, timeoutMs: number): Promise<UnaryReply>;
+  close(): void;
+}
+
+/** grpc-js client: identity serializers; deadline and cancellation through the `parent` call option. */
+export class GrpcJsForwarder implements Forwarder {
   /** `maxCallTimeoutMs` caps every upstream call's deadline (0: only the client's deadline applies). */
   constructor(
     private readonly client: grpc.Client,
@@ -27,12 +39,15 @@ export class Forwarder {
     private readonly maxCallTimeoutMs = 0,
   ) {}
 
+  close(): void {
+    this.client.close();
+  }
+
   /** grpc-js uses the earlier of this deadline and the parent call's. */
   private options(parent: grpc.ServerUnaryCall<Buffer, Buffer> | grpc.ServerWritableStream<Buffer, Buffer>): grpc.CallOptions {
     return this.maxCallTimeoutMs > 0 ? { parent, deadline: Date.now() + this.maxCallTimeoutMs } : { parent };
   }
 
-  /** Sends one unary call upstream; resolves with the reply and the upstream's final status. */
   unary(path: string, request: Buffer, incoming: Metadata, parent: ServerUnaryCall<Buffer, Buffer>, hooks: ForwardHooks): Promise<UnaryReply> {
     return new Promise((resolve) => {
       let message: Buffer | null = null;
@@ -56,7 +71,6 @@ export class Forwarder {
     });
   }
 
-  /** A call of the proxy's own (value_exists look-ups): upstream credential only, own deadline. */
   ownCall(path: string, request: Buffer, timeoutMs: number): Promise<UnaryReply> {
     return new Promise((resolve) => {
       let message: Buffer | null = null;
@@ -71,7 +85,6 @@ export class Forwarder {
     });
   }
 
-  /** Streams a server-streaming call's messages to `out`, honouring the client's flow control. */
   serverStream(
     path: string,
     request: Buffer,

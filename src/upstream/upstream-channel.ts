@@ -1,22 +1,53 @@
-// The one shared channel to the real Qdrant: HTTP/2 multiplexed, keepalive, reconnect with backoff,
-// TLS or mutual TLS as configured (client certificate and CA follow their files), and no 4 MB
-// message cap (Qdrant sets none on gRPC).
+// The connection to the real Qdrant: one shared, multiplexed HTTP/2 connection with keepalive and
+// reconnect backoff, TLS or mutual TLS as configured (client certificate and CA follow their files),
+// and no 4 MB message cap (Qdrant sets none on gRPC). `upstream.transport` picks the forwarder.
 import { rootCertificates } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { ReloadingCertificates } from '../tls/reloading-certificates.js';
+import { GrpcJsForwarder, type Forwarder } from './forward.js';
+import { H2Forwarder } from './h2-forwarder.js';
 
-export interface UpstreamChannel {
-  readonly client: grpc.Client;
+export interface Upstream {
+  readonly forwarder: Forwarder;
   /** The client certificate and CA, following their files; null for plaintext upstreams. */
   readonly certificates: ReloadingCertificates | null;
 }
 
-export function createUpstreamClient(config: Readonly<Config>, logger: Logger): UpstreamChannel {
+export function createUpstream(config: Readonly<Config>, logger: Logger): Upstream {
   const { upstream, limits } = config;
   const url = new URL(upstream.url);
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  const https = url.protocol === 'https:';
+  const certificates = https
+    ? new ReloadingCertificates(
+        {
+          keys: { cert: 'upstream.cert', key: 'upstream.key', ca: 'upstream.ca_cert' },
+          certFile: upstream.cert,
+          keyFile: upstream.key,
+          caFile: upstream.ca_cert,
+          defaultCa: Buffer.from(rootCertificates.join('\n')),
+        },
+        logger,
+      )
+    : null;
+
+  if (upstream.transport === 'http2') {
+    const forwarder = new H2Forwarder({
+      url: `${url.protocol}//${url.host}`,
+      serverName: upstream.server_name,
+      upstreamApiKey: upstream.api_key,
+      maxMessageBytes: limits.max_message_bytes,
+      maxCallTimeoutMs: limits.max_call_timeout_ms,
+      keepaliveTimeMs: upstream.keepalive_time_ms,
+      keepaliveTimeoutMs: upstream.keepalive_timeout_ms,
+      tls: certificates ? () => certificates.secureContextOptions() : null,
+    });
+    certificates?.onReload(() => forwarder.reconnect());
+    return { forwarder, certificates };
+  }
+
+  const port = url.port || (https ? '443' : '80');
   const target = `${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${port}`;
   const options: grpc.ChannelOptions = {
     'grpc.max_receive_message_length': limits.max_message_bytes,
@@ -29,21 +60,13 @@ export function createUpstreamClient(config: Readonly<Config>, logger: Logger): 
     'grpc.enable_retries': 0,
     'grpc.primary_user_agent': 'qdrant-auth-proxy',
   };
-  if (url.protocol !== 'https:') return { client: new grpc.Client(target, grpc.credentials.createInsecure(), options), certificates: null };
-  const certificates = new ReloadingCertificates(
-    {
-      keys: { cert: 'upstream.cert', key: 'upstream.key', ca: 'upstream.ca_cert' },
-      certFile: upstream.cert,
-      keyFile: upstream.key,
-      caFile: upstream.ca_cert,
-      defaultCa: Buffer.from(rootCertificates.join('\n')),
-    },
-    logger,
-  );
   if (upstream.server_name) {
     options['grpc.ssl_target_name_override'] = upstream.server_name;
     options['grpc.default_authority'] = upstream.server_name;
   }
-  const credentials = grpc.experimental.createCertificateProviderChannelCredentials(certificates, upstream.cert ? certificates : null);
-  return { client: new grpc.Client(target, credentials, options), certificates };
+  const credentials = certificates
+    ? grpc.experimental.createCertificateProviderChannelCredentials(certificates, upstream.cert ? certificates : null)
+    : grpc.credentials.createInsecure();
+  const forwarder = new GrpcJsForwarder(new grpc.Client(target, credentials, options), upstream.api_key, limits.max_call_timeout_ms);
+  return { forwarder, certificates };
 }

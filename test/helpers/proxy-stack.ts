@@ -27,6 +27,11 @@ export async function startStandinMtls(certs: TestCerts, port = 0): Promise<Stan
   });
 }
 
+/** Calls the upstream received since index `from`, less the proxy's own health probe. */
+export function forwardedSince(standin: Standin, from: number): Standin['calls'] {
+  return standin.calls.slice(from).filter((c) => c.path !== '/qdrant.Qdrant/HealthCheck');
+}
+
 export function upstreamConfig(certs: TestCerts, port: number): Record<string, unknown> {
   return {
     url: `https://127.0.0.1:${port}`,

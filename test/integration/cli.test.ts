@@ -10,7 +10,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { md, rawUnary } from '../helpers/raw-client.js';
-import { startStack, type Stack } from '../helpers/proxy-stack.js';
+import { forwardedSince, startStack, type Stack } from '../helpers/proxy-stack.js';
 import { PROXY_BIN } from '../helpers/start-proxy.js';
 
 const run = promisify(execFile);
@@ -101,7 +101,7 @@ describe('serve lifecycle', () => {
   it('sends upstream.api_key instead of the client\'s credentials', async () => {
     const before = stack.standin.calls.length;
     await rawUnary(stack.client, '/qdrant.Collections/List', Buffer.alloc(0), md({ 'api-key': 'client-key' }));
-    const seen = stack.standin.calls[before]!;
+    const seen = forwardedSince(stack.standin, before)[0]!;
     expect(seen.metadata.get('api-key')).toEqual(['upstream-secret']);
     expect(stack.proxy.output.join('\n')).not.toContain('upstream-secret');
   });

@@ -59,8 +59,8 @@ describe('metadata, headers, trailers and statuses', () => {
   it('request metadata, including -bin keys, reaches the upstream; hop-by-hop and credentials do not', async () => {
     const bin = Buffer.from([0, 1, 2, 250, 255]);
     const before = stack.standin.calls.length;
-    await rawUnary(stack.client, '/qdrant.Qdrant/HealthCheck', Buffer.alloc(0), md({ 'x-custom': 'a', 'x-trace-bin': bin, 'api-key': 'client-secret', authorization: 'Bearer client-token' }));
-    const seen = stack.standin.calls.slice(before).find((c) => c.path === '/qdrant.Qdrant/HealthCheck')!;
+    await rawUnary(stack.client, '/qdrant.Collections/List', Buffer.alloc(0), md({ 'x-custom': 'a', 'x-trace-bin': bin, 'api-key': 'client-secret', authorization: 'Bearer client-token' }));
+    const seen = stack.standin.calls.slice(before).find((c) => c.path === '/qdrant.Collections/List')!;
     expect(seen.metadata.get('x-custom')).toEqual(['a']);
     expect(seen.metadata.get('x-trace-bin')).toEqual([bin]);
     expect(seen.metadata.get('api-key')).toEqual([]);

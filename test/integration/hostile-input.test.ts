@@ -11,7 +11,7 @@ import { stringsAt } from '../../src/access/request-fields.js';
 import { ACCESS_TABLE } from '../../src/access/access-table.js';
 import { loadQdrantApi } from '../../src/api/qdrant-api.js';
 import { md, rawUnary } from '../helpers/raw-client.js';
-import { startStack, type Stack } from '../helpers/proxy-stack.js';
+import { forwardedSince, startStack, type Stack } from '../helpers/proxy-stack.js';
 
 const KEY = 'hostile-input-key';
 const ALLOWED = 'fuzz_allowed';
@@ -35,8 +35,7 @@ afterAll(async () => stack?.stop());
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const alive = async () => (await rawUnary(stack.client, '/qdrant.Collections/List', Buffer.alloc(0), md({ 'api-key': KEY }))).code === 0;
 
-/** Calls that reached the upstream, less the proxy's own health probe. */
-const forwarded = (from: number) => stack.standin.calls.slice(from).filter((c) => c.path !== '/qdrant.Qdrant/HealthCheck');
+const forwarded = (from: number) => forwardedSince(stack.standin, from);
 
 /** Everything that reached the upstream must be a read of the allowed collection only. */
 function assertOnlyAllowedReachedUpstream(from: number): void {

@@ -24,7 +24,6 @@ const MANIFEST_PATH = 'deploy/kubernetes/qdrant-auth-proxy.yaml';
 const read = (path: string) => readFileSync(new URL(path, ROOT), 'utf8');
 
 // Loose views of the Kubernetes objects; the schemas (above) vouch for their shapes.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type Obj = Record<string, any>;
 
 // ---------------------------------------------------------------- the manifest

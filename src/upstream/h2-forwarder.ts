@@ -1,0 +1,313 @@
+// The forwarding hop on a raw node:http2 session: the proxy writes and reads the gRPC frames itself
+// (5-byte prefix + message), so no second gRPC stack runs per call. Same contract as the grpc-js
+// transport: bytes, metadata, headers, trailers and statuses pass unchanged; the deadline is sent as
+// grpc-timeout and enforced here; a client cancellation resets the upstream stream.
+import { connect, constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { SecureContextOptions } from 'node:tls';
+import * as grpc from '@grpc/grpc-js';
+import { Metadata, status as Status, type ServerUnaryCall } from '@grpc/grpc-js';
+import type { ForwardHooks, Forwarder, UnaryReply } from './forward.js';
+import { clientResponseHeaders, upstreamRequestMetadata } from './outgoing-metadata.js';
+import { UPSTREAM_UNAVAILABLE, type ClientStatus } from './upstream-errors.js';
+
+export interface H2Options {
+  /** `http://host:port` or `https://host:port` */
+  readonly url: string;
+  readonly serverName: string | null;
+  readonly upstreamApiKey: string | null;
+  readonly maxMessageBytes: number;
+  readonly maxCallTimeoutMs: number;
+  readonly keepaliveTimeMs: number;
+  readonly keepaliveTimeoutMs: number;
+  /** TLS material; called for every new connection, so reloaded certificates apply to new sessions. */
+  readonly tls: (() => SecureContextOptions) | null;
+}
+
+type Parent = { getDeadline(): grpc.Deadline; readonly cancelled: boolean; once(event: 'cancelled', l: () => void): unknown; removeListener(event: 'cancelled', l: () => void): unknown };
+
+const RESPONSE_HEADERS_DROPPED = new Set([':status', 'content-type', 'grpc-encoding', 'grpc-accept-encoding', 'date', 'grpc-status', 'grpc-message', 'content-length']);
+const RETRYABLE_RST = new Set([h2.NGHTTP2_REFUSED_STREAM]);
+
+export class H2Forwarder implements Forwarder {
+  private session: ClientHttp2Session | null = null;
+  private backoffUntil = 0;
+  private backoffMs = 0;
+  private pinger: NodeJS.Timeout | null = null;
+  private readonly authority: string;
+
+  constructor(private readonly options: H2Options) {
+    const url = new URL(options.url);
+    this.authority = options.serverName ? `${options.serverName}:${url.port || (url.protocol === 'https:' ? 443 : 80)}` : url.host;
+  }
+
+  /** New connections from now on use fresh TLS material; calls in flight finish on the old one. */
+  reconnect(): void {
+    this.session?.close();
+    this.session = null;
+  }
+
+  close(): void {
+    if (this.pinger) clearInterval(this.pinger);
+    this.session?.close();
+    this.session = null;
+  }
+
+  unary(path: string, request: Buffer, incoming: Metadata, parent: ServerUnaryCall<Buffer, Buffer>, hooks: ForwardHooks): Promise<UnaryReply> {
+    return this.call(path, request, upstreamRequestMetadata(incoming, this.options.upstreamApiKey), deadlineOf(parent, this.options.maxCallTimeoutMs), parent, hooks, null);
+  }
+
+  async serverStream(path: string, request: Buffer, out: grpc.ServerWritableStream<Buffer, Buffer>, hooks: ForwardHooks): Promise<ClientStatus> {
+    const reply = await this.call(path, request, upstreamRequestMetadata(out.metadata, this.options.upstreamApiKey), deadlineOf(out, this.options.maxCallTimeoutMs), out, hooks, out);
+    return reply.status;
+  }
+
+  ownCall(path: string, request: Buffer, timeoutMs: number): Promise<UnaryReply> {
+    return this.call(path, request, upstreamRequestMetadata(new Metadata(), this.options.upstreamApiKey), Date.now() + timeoutMs, null, { onHeaders: () => undefined }, null);
+  }
+
+  private call(
+    path: string,
+    request: Buffer,
+    metadata: Metadata,
+    deadline: number,
+    parent: Parent | null,
+    hooks: ForwardHooks,
+    streamTo: grpc.ServerWritableStream<Buffer, Buffer> | null,
+  ): Promise<UnaryReply> {
+    return new Promise((resolve) => {
+      let settled = false;
+      let timer: NodeJS.Timeout | null = null;
+      let stream: ClientHttp2Stream | null = null;
+      const finish = (status: ClientStatus, message: Buffer | null = null) => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        parent?.removeListener('cancelled', onCancel);
+        if (stream && !stream.closed) stream.close(h2.NGHTTP2_CANCEL);
+        resolve({ status, message: status.code === Status.OK ? message : null });
+      };
+      const onCancel = () => finish(local(Status.CANCELLED, 'Cancelled'));
+      const session = this.currentSession();
+      if (!session) return finish(local(Status.UNAVAILABLE, UPSTREAM_UNAVAILABLE, 'upstream in connect backoff'));
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return finish(local(Status.DEADLINE_EXCEEDED, 'Deadline exceeded'));
+      const headers: OutgoingHttpHeaders = {
+        ...metadata.toHttp2Headers(),
+        [h2.HTTP2_HEADER_METHOD]: 'POST',
+        [h2.HTTP2_HEADER_PATH]: path,
+        [h2.HTTP2_HEADER_AUTHORITY]: this.authority,
+        [h2.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
+        [h2.HTTP2_HEADER_TE]: 'trailers',
+        'grpc-accept-encoding': 'identity',
+        'user-agent': 'qdrant-auth-proxy',
+        ...(Number.isFinite(deadline) ? { 'grpc-timeout': `${Math.max(1, Math.ceil(remaining))}m` } : {}),
+      };
+      try {
+        stream = session.request(headers, { endStream: false });
+      } catch (err) {
+        this.dropSession(session);
+        return finish(local(Status.UNAVAILABLE, UPSTREAM_UNAVAILABLE, String(err)));
+      }
+      if (Number.isFinite(deadline)) timer = setTimeout(() => finish(local(Status.DEADLINE_EXCEEDED, 'Deadline exceeded')), remaining);
+      if (parent) {
+        if (parent.cancelled) return onCancel();
+        parent.once('cancelled', onCancel);
+      }
+
+      const reader = new FrameReader(this.options.maxMessageBytes);
+      let message: Buffer | null = null;
+      let responseHeaders: IncomingHttpHeaders | null = null;
+      stream.on('response', (h) => {
+        responseHeaders = h;
+        if (h[':status'] !== 200) return finish(local(httpStatusToGrpc(Number(h[':status'])), `upstream answered HTTP ${h[':status']}`));
+        if (h['grpc-status'] !== undefined) return finish(statusFrom(h)); // trailers-only
+        hooks.onHeaders(responseMetadata(h));
+      });
+      stream.on('data', (chunk: Buffer) => {
+        let frames: Buffer[];
+        try {
+          frames = reader.push(chunk);
+        } catch (err) {
+          return finish(local((err as FrameError).code, (err as FrameError).message));
+        }
+        for (const frame of frames) {
+          if (streamTo) {
+            if (!streamTo.write(frame)) {
+              stream!.pause();
+              streamTo.once('drain', () => stream!.resume());
+            }
+          } else if (message !== null) {
+            return finish(local(Status.INTERNAL, 'upstream sent more than one message for a unary call'));
+          } else message = frame;
+        }
+      });
+      stream.on('trailers', (t) => {
+        if (reader.pending) return finish(local(Status.INTERNAL, 'upstream ended inside a message'));
+        const status = statusFrom(t);
+        if (status.code === Status.OK && !streamTo && message === null) return finish(local(Status.INTERNAL, 'upstream sent no message'));
+        finish(status, message);
+      });
+      stream.on('error', () => undefined); // 'close' reports it
+      stream.on('close', () => {
+        if (settled) return;
+        const code = stream!.rstCode;
+        if (code === h2.NGHTTP2_CANCEL && parent?.cancelled) return finish(local(Status.CANCELLED, 'Cancelled'));
+        const detail = `upstream stream closed (HTTP/2 code ${code}) before its status${responseHeaders ? '' : ', before any response'}`;
+        finish(RETRYABLE_RST.has(code) || !responseHeaders ? local(Status.UNAVAILABLE, UPSTREAM_UNAVAILABLE, detail) : local(Status.INTERNAL, 'upstream stream reset', detail));
+      });
+      stream.end(frameOf(request));
+    });
+  }
+
+  /** The shared session, connecting when there is none; null while connecting keeps failing. */
+  private currentSession(): ClientHttp2Session | null {
+    if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
+    if (Date.now() < this.backoffUntil) return null;
+    const tls = this.options.tls?.() ?? null;
+    const session = connect(this.options.url, {
+      ...(tls ?? {}),
+      ...(tls && this.options.serverName ? { servername: this.options.serverName } : {}),
+      ALPNProtocols: ['h2'],
+      maxSessionMemory: 64,
+      settings: { enablePush: false, initialWindowSize: 1 << 20 },
+    });
+    let connected = false;
+    session.on('connect', () => {
+      connected = true;
+      this.backoffMs = 0;
+      session.setLocalWindowSize(8 << 20);
+    });
+    // A session that never connected puts the next attempt off (250 ms doubling to 5 s); one that
+    // connected and then broke is replaced at once.
+    const lost = () => {
+      if (!connected && this.session === session) {
+        this.backoffMs = Math.min(5000, this.backoffMs === 0 ? 250 : this.backoffMs * 2);
+        this.backoffUntil = Date.now() + this.backoffMs;
+      }
+      this.dropSession(session);
+    };
+    session.on('error', lost);
+    session.on('close', lost);
+    session.on('goaway', () => this.dropSession(session));
+    session.unref();
+    this.session = session;
+    this.startKeepalive();
+    return session;
+  }
+
+  private dropSession(session: ClientHttp2Session): void {
+    if (this.session === session) this.session = null;
+    if (!session.destroyed) session.close();
+  }
+
+  private startKeepalive(): void {
+    if (this.pinger || this.options.keepaliveTimeMs <= 0) return;
+    this.pinger = setInterval(() => {
+      const session = this.session;
+      if (!session || session.connecting) return;
+      const timer = setTimeout(() => session.destroy(), this.options.keepaliveTimeoutMs).unref();
+      session.ping((err) => {
+        clearTimeout(timer);
+        if (err) session.destroy();
+      });
+    }, this.options.keepaliveTimeMs).unref();
+  }
+}
+
+class FrameError extends Error {
+  constructor(
+    readonly code: Status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Splits a gRPC response body into messages; refuses compressed and oversized ones. */
+class FrameReader {
+  private buffered: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly max: number) {}
+
+  get pending(): boolean {
+    return this.buffered.length > 0;
+  }
+
+  push(chunk: Buffer): Buffer[] {
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    const out: Buffer[] = [];
+    while (this.buffered.length >= 5) {
+      if (this.buffered[0] !== 0) throw new FrameError(Status.INTERNAL, 'upstream sent a compressed message although the proxy asked for identity');
+      const length = this.buffered.readUInt32BE(1);
+      if (length > this.max) throw new FrameError(Status.RESOURCE_EXHAUSTED, `upstream message larger than limits.max_message_bytes (${length} > ${this.max})`);
+      if (this.buffered.length < 5 + length) break;
+      out.push(this.buffered.subarray(5, 5 + length));
+      this.buffered = this.buffered.subarray(5 + length);
+    }
+    return out;
+  }
+}
+
+function frameOf(message: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(5 + message.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(message.length, 1);
+  message.copy(frame, 5);
+  return frame;
+}
+
+function deadlineOf(parent: Parent, ceilingMs: number): number {
+  const d = parent.getDeadline();
+  const own = d instanceof Date ? d.getTime() : d;
+  return ceilingMs > 0 ? Math.min(own, Date.now() + ceilingMs) : own;
+}
+
+function responseMetadata(headers: IncomingHttpHeaders): Metadata {
+  const filtered: IncomingHttpHeaders = {};
+  for (const [k, v] of Object.entries(headers)) if (!RESPONSE_HEADERS_DROPPED.has(k)) filtered[k] = v;
+  return clientResponseHeaders(Metadata.fromHttp2Headers(filtered));
+}
+
+function statusFrom(trailers: IncomingHttpHeaders): ClientStatus {
+  const code = Number(trailers['grpc-status']);
+  const raw = trailers['grpc-message'];
+  let details = typeof raw === 'string' ? raw : '';
+  try {
+    details = decodeURIComponent(details);
+  } catch {
+    // not percent-encoded: keep as sent
+  }
+  const valid = Number.isInteger(code) && code >= 0 && code <= 16;
+  return {
+    code: valid ? (code as Status) : Status.UNKNOWN,
+    details,
+    metadata: responseMetadata(trailers),
+    sanitized: false,
+    original: details,
+  };
+}
+
+function local(code: Status, details: string, original = details): ClientStatus {
+  return { code, details, metadata: new Metadata(), sanitized: original !== details, original };
+}
+
+/** gRPC over HTTP/2's mapping of HTTP statuses without a grpc-status. */
+function httpStatusToGrpc(status: number): Status {
+  switch (status) {
+    case 400:
+      return Status.INTERNAL;
+    case 401:
+      return Status.UNAUTHENTICATED;
+    case 403:
+      return Status.PERMISSION_DENIED;
+    case 404:
+      return Status.UNIMPLEMENTED;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return Status.UNAVAILABLE;
+    default:
+      return Status.UNKNOWN;
+  }
+}
