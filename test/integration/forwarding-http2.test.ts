@@ -1,0 +1,3 @@
+import { forwardingSuite } from './forwarding-suite.js';
+
+forwardingSuite('http2');
