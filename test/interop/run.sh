@@ -19,7 +19,7 @@
 # "PASS <step>: detail" or "FAIL <step>: detail". A step it does not report counts as failed.
 #
 # A client whose toolchain is missing is skipped (SKIP, with the reason). INTEROP_CLIENTS="go js"
-# runs only those. Results are counted per client and step (5 clients x 4 steps) and written to
+# runs only those; INTEROP_KEEP_LOGS=1 keeps the proxy's, stand-in's and clients' output. Results are counted per client and step (5 clients x 4 steps) and written to
 # .test-results/interop.json as {"passed": N, "failed": N, "skipped": N}; exit 1 if any failed.
 #
 # Caches (outside the clone, so reruns are fast): ${XDG_CACHE_HOME:-~/.cache}/qdrant-auth-proxy/interop
@@ -45,7 +45,7 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  if [ "${INTEROP_KEEP_LOGS:-0}" = 1 ]; then echo "interop: logs kept in $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -101,6 +101,7 @@ log_level: INFO
 service: { host: 127.0.0.1, grpc_port: 0, jwt_rbac: true, enable_tls: true }
 tls: { cert: $root/certs/out/server.pem, key: $root/certs/out/server-key.pem }
 metrics: { port: 0 }
+audit: { enabled: true, dir: $work/audit, stdout: true }
 upstream:
   url: https://127.0.0.1:$upstream_port
   ca_cert: $root/certs/out/ca.pem
@@ -181,6 +182,18 @@ selected() {
 export cache py_venv rust_target
 export -f "${ALL_CLIENTS[@]/#/build_}" "${ALL_CLIENTS[@]/#/run_}"
 
+# What the proxy's audit log says about the delayed call since line $1 of its output: final status and duration.
+CODES=(OK CANCELLED UNKNOWN INVALID_ARGUMENT DEADLINE_EXCEEDED NOT_FOUND ALREADY_EXISTS PERMISSION_DENIED
+  RESOURCE_EXHAUSTED FAILED_PRECONDITION ABORTED OUT_OF_RANGE UNIMPLEMENTED INTERNAL UNAVAILABLE DATA_LOSS UNAUTHENTICATED)
+proxy_saw() {
+  local rec code ms
+  rec=$(tail -n +"$(($1 + 1))" "$work/proxy.log" | grep '"audit":true' | grep -m1 "\"api\":\"$DELAY_METHOD\"")
+  [ -n "$rec" ] || { echo "no audit record of $DELAY_METHOD"; return; }
+  code=$(sed -E 's/.*"code":([0-9]+).*/\1/' <<<"$rec")
+  ms=$(sed -E 's/.*"duration_ms":([0-9]+).*/\1/' <<<"$rec")
+  echo "$DELAY_METHOD ended ${CODES[$code]:-$code} after $ms ms"
+}
+
 token() {
   QDRANT__SERVICE__API_KEY="$api_key" node dist/cli/main.js token --access "[{\"collection\":\"$1\",\"access\":\"r\"}]" --exp 3600
 }
@@ -204,11 +217,14 @@ for client in "${ALL_CLIENTS[@]}"; do
   if ! INTEROP_JWT=$(token "$INTEROP_COLLECTION"); then all_steps FAIL "$client" "could not mint the collection token"; continue; fi
   export INTEROP_JWT
   out="$work/$client.out"
+  mark=$(wc -l <"$work/proxy.log")
   timeout "$RUN_TIMEOUT" bash -c "run_$client" >"$out" 2>&1
   rc=$?
+  sleep 0.2 # audit records are written asynchronously
   for s in "${STEPS[@]}"; do
     line=$(grep -m1 -E "^(PASS|FAIL) $s: " "$out")
     if [ -n "$line" ]; then
+      [ "$s" = deadline ] && line="$line [proxy: $(proxy_saw "$mark")]"
       record "${line%% *}" "$client" "$s" "${line#*: }"
     else
       record FAIL "$client" "$s" "no result (client exited with status $rc)"
