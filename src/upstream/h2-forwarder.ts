@@ -9,6 +9,7 @@ import { Metadata, status as Status, type ServerUnaryCall } from '@grpc/grpc-js'
 import type { ForwardHooks, Forwarder, UnaryReply } from './forward.js';
 import { clientResponseHeaders, upstreamRequestMetadata } from './outgoing-metadata.js';
 import { UPSTREAM_UNAVAILABLE, type ClientStatus } from './upstream-errors.js';
+import type { Logger } from '../log/logger.js';
 
 export interface H2Options {
   /** `http://host:port` or `https://host:port` */
@@ -21,6 +22,7 @@ export interface H2Options {
   readonly keepaliveTimeoutMs: number;
   /** TLS material; called for every new connection, so reloaded certificates apply to new sessions. */
   readonly tls: (() => SecureContextOptions) | null;
+  readonly logger: Logger;
 }
 
 type Parent = { getDeadline(): grpc.Deadline; readonly cancelled: boolean; once(event: 'cancelled', l: () => void): unknown; removeListener(event: 'cancelled', l: () => void): unknown };
@@ -78,12 +80,15 @@ export class H2Forwarder implements Forwarder {
       let settled = false;
       let timer: NodeJS.Timeout | null = null;
       let stream: ClientHttp2Stream | null = null;
-      const finish = (status: ClientStatus, message: Buffer | null = null) => {
+      // `complete`: the upstream sent its status. Otherwise the proxy gave up (cancel, deadline, bad
+      // frames) and resets the stream; a completed stream is never reset (resets of finished streams
+      // look like a rapid-reset attack to the upstream, which then drops the whole connection).
+      const finish = (status: ClientStatus, message: Buffer | null = null, complete = false) => {
         if (settled) return;
         settled = true;
         if (timer) clearTimeout(timer);
         parent?.removeListener('cancelled', onCancel);
-        if (stream && !stream.closed) stream.close(h2.NGHTTP2_CANCEL);
+        if (!complete && stream && !stream.closed) stream.close(h2.NGHTTP2_CANCEL);
         resolve({ status, message: status.code === Status.OK ? message : null });
       };
       const onCancel = () => finish(local(Status.CANCELLED, 'Cancelled'));
@@ -120,7 +125,7 @@ export class H2Forwarder implements Forwarder {
       stream.on('response', (h) => {
         responseHeaders = h;
         if (h[':status'] !== 200) return finish(local(httpStatusToGrpc(Number(h[':status'])), `upstream answered HTTP ${h[':status']}`));
-        if (h['grpc-status'] !== undefined) return finish(statusFrom(h)); // trailers-only
+        if (h['grpc-status'] !== undefined) return finish(statusFrom(h), null, true); // trailers-only
         hooks.onHeaders(responseMetadata(h));
       });
       stream.on('data', (chunk: Buffer) => {
@@ -142,17 +147,18 @@ export class H2Forwarder implements Forwarder {
         }
       });
       stream.on('trailers', (t) => {
-        if (reader.pending) return finish(local(Status.INTERNAL, 'upstream ended inside a message'));
+        if (reader.pending) return finish(local(Status.INTERNAL, 'upstream ended inside a message'), null, true);
         const status = statusFrom(t);
-        if (status.code === Status.OK && !streamTo && message === null) return finish(local(Status.INTERNAL, 'upstream sent no message'));
-        finish(status, message);
+        if (status.code === Status.OK && !streamTo && message === null) return finish(local(Status.INTERNAL, 'upstream sent no message'), null, true);
+        finish(status, message, true);
       });
-      stream.on('error', () => undefined); // 'close' reports it
+      let streamError = '';
+      stream.on('error', (err: Error) => (streamError = `: ${err.message}`)); // 'close' reports it
       stream.on('close', () => {
         if (settled) return;
         const code = stream!.rstCode;
         if (code === h2.NGHTTP2_CANCEL && parent?.cancelled) return finish(local(Status.CANCELLED, 'Cancelled'));
-        const detail = `upstream stream closed (HTTP/2 code ${code}) before its status${responseHeaders ? '' : ', before any response'}`;
+        const detail = `upstream stream closed (HTTP/2 code ${code}) before its status${responseHeaders ? '' : ', before any response'}${streamError}`;
         finish(RETRYABLE_RST.has(code) || !responseHeaders ? local(Status.UNAVAILABLE, UPSTREAM_UNAVAILABLE, detail) : local(Status.INTERNAL, 'upstream stream reset', detail));
       });
       stream.end(frameOf(request));
@@ -179,6 +185,8 @@ export class H2Forwarder implements Forwarder {
     });
     // A session that never connected puts the next attempt off (250 ms doubling to 5 s); one that
     // connected and then broke is replaced at once.
+    session.on('error', (err: Error) => this.options.logger.warn({ err: err.message, connected }, 'upstream connection error'));
+    session.on('goaway', (code: number) => (code === h2.NGHTTP2_NO_ERROR ? this.options.logger.info({ code }, 'upstream sent GOAWAY') : this.options.logger.warn({ code }, 'upstream sent GOAWAY')));
     const lost = () => {
       if (!connected && this.session === session) {
         this.backoffMs = Math.min(5000, this.backoffMs === 0 ? 250 : this.backoffMs * 2);

@@ -42,6 +42,7 @@ export function createUpstream(config: Readonly<Config>, logger: Logger): Upstre
       keepaliveTimeMs: upstream.keepalive_time_ms,
       keepaliveTimeoutMs: upstream.keepalive_timeout_ms,
       tls: certificates ? () => certificates.secureContextOptions() : null,
+      logger,
     });
     certificates?.onReload(() => forwarder.reconnect());
     return { forwarder, certificates };

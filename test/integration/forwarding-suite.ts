@@ -97,6 +97,23 @@ export function forwardingSuite(transport: 'http2' | 'grpc-js'): void {
     });
   });
 
+  describe('many calls on one connection', () => {
+    it('10000 calls, 32 at a time, all succeed (completed upstream streams are never reset)', async () => {
+      // Resetting finished streams looks like an HTTP/2 rapid-reset attack: servers then drop the
+      // whole connection (Node's limit is ~1000 resets in a burst, then 33 a second).
+      const failures: string[] = [];
+      let next = 0;
+      const worker = async () => {
+        while (next++ < 10_000) {
+          const o = await rawUnary(stack.client, '/qdrant.Collections/List', Buffer.alloc(0));
+          if (o.code !== grpc.status.OK) failures.push(`${o.code} ${o.details}`);
+        }
+      };
+      await Promise.all(Array.from({ length: 32 }, worker));
+      expect(failures).toEqual([]);
+    }, 60_000);
+  });
+
   describe('message sizes', () => {
     it('passes a reply and a request larger than grpc-js\'s 4 MB default', async () => {
       const big = Buffer.alloc(6 * 1024 * 1024, 7);

@@ -167,7 +167,7 @@ missing_java() {
   command -v mvn >/dev/null || { echo "mvn (Maven) not found"; return; }
 }
 build_java() {
-  mvn -B -q -f test/interop/java/pom.xml package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
+  mvn -B -q -f test/interop/java/pom.xml compile dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
 }
 run_java() {
   java -cp "test/interop/java/target/classes:$(cat test/interop/java/target/classpath.txt)" interop.Interop
