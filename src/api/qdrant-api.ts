@@ -91,10 +91,14 @@ function buildApi(packageDefinition: protoLoader.PackageDefinition, source: stri
       });
     }
   }
-  // Methods Qdrant serves whose protos the bundled package lacks (grpc.health.v1, qdrant.StorageRead)
-  // are forwarded as raw bytes.
+  // Services Qdrant serves whose protos were not loaded (with the bundled package: grpc.health.v1 and
+  // qdrant.StorageRead) are forwarded as raw bytes, except methods whose replies are filtered or whose
+  // requests name lookup collections: those need a descriptor. A loaded service is served as its
+  // protos describe it.
+  const serviceOf = (path: string) => path.slice(1, path.indexOf('/', 1));
+  const loadedServices = new Set([...methods.keys()].map(serviceOf));
   for (const rule of ACCESS_TABLE) {
-    if (!methods.has(rule.path)) methods.set(rule.path, { path: rule.path, kind: rule.kind });
+    if (!loadedServices.has(serviceOf(rule.path)) && !rule.filter && !rule.lookups) methods.set(rule.path, { path: rule.path, kind: rule.kind });
   }
 
   const fieldCache = new Map<string, readonly FieldInfo[]>();

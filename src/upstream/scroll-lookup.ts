@@ -8,7 +8,11 @@ const SCROLL = '/qdrant.Points/Scroll';
 
 export function createScrollLookup(api: QdrantApi, forwarder: Forwarder, timeoutMs: number): ScrollFn {
   const method = api.methods.get(SCROLL);
-  if (!method?.request || !method.response) throw new Error(`the loaded API has no ${SCROLL}: value_exists cannot be checked`);
+  if (!method?.request || !method.response) {
+    // Without Scroll's descriptor no look-up can be encoded: every value_exists token is denied.
+    const error = `the loaded API has no descriptor of ${SCROLL}`;
+    return async () => ({ ok: false, notFound: false, pointCount: 0, error });
+  }
   const { request: req, response: res } = method;
   return async (request) => {
     const reply = await forwarder.ownCall(SCROLL, req.encode(request), timeoutMs);

@@ -1,7 +1,7 @@
 // The bin: check-config, token, serve's start-up errors, SIGTERM drain, SIGHUP reload.
 import { execFile } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -117,5 +117,27 @@ describe('serve lifecycle', () => {
     expect(out.code).toBe(grpc.status.OK);
     expect(String(out.reply)).toBe('late');
     expect(await exit).toBe(0);
+  });
+});
+
+describe('api.proto_dir', () => {
+  it('serves the API described by a directory of .proto files instead of the bundled one', async () => {
+    const protoDir = join(dir, 'protos');
+    mkdirSync(join(protoDir, 'nested'), { recursive: true });
+    // A made-up minimal API in Qdrant's package, written for this test.
+    writeFileSync(
+      join(protoDir, 'nested', 'mini.proto'),
+      'syntax = "proto3";\npackage qdrant;\nmessage HealthCheckRequest {}\nmessage HealthCheckReply { string title = 1; string version = 2; }\nservice Qdrant { rpc HealthCheck (HealthCheckRequest) returns (HealthCheckReply); }\n',
+    );
+    const file = configFile('proto-dir-ok.yaml', { api: { proto_dir: protoDir } });
+    const check = await bin(['check-config', '--config', file]);
+    expect(check.code).toBe(0);
+    const { startProxy } = await import('../helpers/start-proxy.js');
+    const proxy = await startProxy({ api: { proto_dir: protoDir } });
+    const started = JSON.parse(proxy.output.find((l) => l.includes('"listening"'))!) as { methods: number; api: string };
+    // The file's one method, plus Qdrant's other methods as raw bytes, less the 3 list methods and the
+    // 9 with lookup collections (those need a descriptor).
+    expect(started).toMatchObject({ api: protoDir, methods: 1 + (59 - 1 - 3 - 9) });
+    expect(await proxy.stop()).toBe(0);
   });
 });
