@@ -22,6 +22,12 @@ run: build certs
 test: build
 	npx vitest run
 
+# The official Qdrant clients (Go, Java, Rust, Python, JS) through the proxy over TLS; a client
+# whose toolchain is missing is skipped. See test/interop/run.sh.
+.PHONY: interop
+interop: build certs
+	bash test/interop/run.sh
+
 bench: build certs
 	bash bench/run.sh
 

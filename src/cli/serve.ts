@@ -27,6 +27,13 @@ export async function serve(file: string | null): Promise<number> {
     console.error(`config error: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
+  // Signals are taken over before anything starts: a SIGTERM during start-up must not kill the
+  // process half-way (it stops it right after start-up instead); a SIGHUP then is moot.
+  let earlyStop: string | null = null;
+  let onSignal = (signal: NodeJS.Signals) => {
+    if (signal !== 'SIGHUP') earlyStop ??= signal;
+  };
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => onSignal(signal));
   const logger = createLogger(config.log_level);
   // Start, reload and stop are always logged, whatever log_level says: supervisors and tests wait on them.
   const lifecycle = logger.child({}, { level: 'info' });
@@ -89,7 +96,7 @@ export async function serve(file: string | null): Promise<number> {
         logger.flush();
         resolve(0);
       };
-      process.on('SIGHUP', () => {
+      const reload = () => {
         try {
           const { config: next, needRestart } = reloadedConfig(config, loadConfig(file));
           const engine = engineFor(next);
@@ -100,9 +107,9 @@ export async function serve(file: string | null): Promise<number> {
         } catch (err) {
           logger.error({ err: err instanceof Error ? err.message : String(err) }, 'config reload refused; the previous config stays in use');
         }
-      });
-      process.on('SIGTERM', () => void stop('SIGTERM'));
-      process.on('SIGINT', () => void stop('SIGINT'));
+      };
+      onSignal = (signal) => (signal === 'SIGHUP' ? reload() : void stop(signal));
+      if (earlyStop) void stop(earlyStop);
     });
   } catch (err) {
     logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'failed to start');

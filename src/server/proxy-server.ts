@@ -5,6 +5,8 @@ import { status as Status } from '@grpc/grpc-js';
 import type { ApiMethod, QdrantApi } from '../api/qdrant-api.js';
 import { auditError, type AuditLog } from '../audit/audit-log.js';
 import { admit, finishReply, type Admitted, type Progress } from '../chain/call-pipeline.js';
+import type { CompiledRule } from '../access/compile-rules.js';
+import { stringsAt } from '../access/request-fields.js';
 import type { Config } from '../config/schema.js';
 import type { Engine } from '../engine.js';
 import { ProxyError } from '../errors.js';
@@ -17,7 +19,26 @@ import type { ServingState } from '../ops/serving-state.js';
 
 const identity = (b: Buffer): Buffer => b;
 
-type AuditedCall = { readonly metadata: grpc.Metadata; getPeer(): string };
+type AuditedCall = { readonly metadata: grpc.Metadata; getDeadline(): grpc.Deadline };
+
+function deadlinePassed(call: AuditedCall): boolean {
+  const deadline = call.getDeadline();
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(ms) && ms <= Date.now();
+}
+
+/**
+ * The collections an audit record names. Global principals skip decoding on the call path; for the
+ * record (as Qdrant's names the collection for every collection-scoped check) it is decoded here.
+ */
+function auditedCollections(admitted: Admitted, rule: CompiledRule | undefined, request: Buffer): readonly string[] {
+  if (admitted.decision.collections.length > 0 || !rule?.collectionSteps) return admitted.decision.collections;
+  try {
+    return stringsAt(request, rule.collectionSteps);
+  } catch {
+    return [];
+  }
+}
 
 export interface ProxyServerDeps {
   readonly api: QdrantApi;
@@ -36,16 +57,21 @@ interface CallState extends Progress {
   readonly path: string;
   readonly started: number;
   readonly engine: Engine;
+  readonly request: Buffer;
+  /** Read when the call starts: by the time it is audited the client may have gone. */
+  readonly peer: string;
   admitted: Admitted | null;
   /** When the call went upstream, and how long the upstream took (ms). */
   upstreamStarted: number;
   upstreamMs: number;
 }
 
-const newState = (path: string, engine: Engine): CallState => ({
+const newState = (path: string, engine: Engine, call: { readonly request: Buffer; getPeer(): string }, audited: boolean): CallState => ({
   path,
   started: performance.now(),
   engine,
+  request: call.request,
+  peer: audited ? call.getPeer() : '',
   admitted: null,
   principal: null,
   upstreamStarted: 0,
@@ -160,7 +186,7 @@ export class ProxyServer {
     const { forwarder } = this.deps;
     const path = method.path;
     return (call, callback) => {
-      const state = newState(path, this.engine);
+      const state = newState(path, this.engine, call, this.deps.audit.enabled);
       admit(state.engine, path, call, call.request, state)
         .then((admitted) => {
           state.admitted = admitted;
@@ -192,7 +218,7 @@ export class ProxyServer {
     const { forwarder } = this.deps;
     const path = method.path;
     return (call) => {
-      const state = newState(path, this.engine);
+      const state = newState(path, this.engine, call, this.deps.audit.enabled);
       admit(state.engine, path, call, call.request, state)
         .then((admitted) => {
           state.admitted = admitted;
@@ -217,9 +243,11 @@ export class ProxyServer {
   }
 
   /** Metrics for every call; one audit record per decision (health checks need none). */
-  private audit(state: CallState, call: AuditedCall, code: Status, details?: string, err?: unknown): void {
+  private audit(state: CallState, call: AuditedCall, finalCode: Status, details?: string, err?: unknown): void {
     const rule = state.engine.rules.get(state.path);
     const { admitted } = state;
+    // grpc-js reports a call whose deadline passed as cancelled; record what the client was told.
+    const code = finalCode === Status.CANCELLED && deadlinePassed(call) ? Status.DEADLINE_EXCEEDED : finalCode;
     const totalMs = performance.now() - state.started;
     const decision = admitted === null ? (code === Status.UNAUTHENTICATED ? 'unauthenticated' : 'denied') : rule?.need.scope === 'none' || !state.engine.auth.enabled ? 'no_auth' : 'allowed';
     this.deps.metrics.call(state.path, decision, code, (totalMs - state.upstreamMs) / 1000);
@@ -230,9 +258,9 @@ export class ProxyServer {
       path: state.path,
       method: rule?.audit ?? null,
       principal: state.principal,
-      collections: admitted?.decision.collections ?? (deniedCollection !== undefined ? [deniedCollection] : []),
+      collections: admitted ? auditedCollections(admitted, rule, state.request) : deniedCollection !== undefined ? [deniedCollection] : [],
       metadata: call.metadata,
-      peer: call.getPeer(),
+      peer: state.peer,
       allowed: admitted !== null,
       code,
       ...(admitted === null && details !== undefined ? { error: auditError(code, details) } : {}),

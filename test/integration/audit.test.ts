@@ -3,6 +3,7 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { md, rawUnary } from '../helpers/raw-client.js';
@@ -28,6 +29,10 @@ beforeAll(async () => {
   await rawUnary(stack.client, '/qdrant.Points/Upsert', requestNaming('mine'), md({ 'api-key': RO }));
   await rawUnary(stack.client, '/qdrant.Points/Count', requestNaming('mine'), md({ 'api-key': 'wrong-key' }));
   await rawUnary(stack.client, '/qdrant.Qdrant/HealthCheck', Buffer.alloc(0));
+  await rawUnary(stack.client, '/qdrant.Points/Get', requestNaming('keyed'), md({ 'api-key': KEY }));
+  stack.standin.override('/qdrant.Points/Search', (() => undefined) as grpc.UntypedHandleCall); // never answers
+  await rawUnary(stack.client, '/qdrant.Points/Search', requestNaming('mine'), md({ 'api-key': KEY }), { deadline: Date.now() + 300 });
+  await new Promise((r) => setTimeout(r, 300));
   expect(await stack.proxy.stop('SIGTERM')).toBe(0); // flushes the audit file
   const files = readdirSync(dir);
   expect(files).toHaveLength(1);
@@ -43,7 +48,14 @@ describe('audit log', () => {
       ['/qdrant.Points/Count', 'denied', 7],
       ['/qdrant.Points/Upsert', 'denied', 7],
       ['/qdrant.Points/Count', 'denied', 16],
+      ['/qdrant.Points/Get', 'ok', 5],
+      ['/qdrant.Points/Search', 'ok', 4], // the client's deadline passed: DEADLINE_EXCEEDED, not CANCELLED
     ]);
+  });
+
+  it('records name the collection for global keys too, and the peer of a client that has gone', () => {
+    expect(records[4]).toMatchObject({ auth_type: 'ApiKey', collection: 'keyed', remote: '127.0.0.1' });
+    expect(records[5]).toMatchObject({ collection: 'mine', remote: '127.0.0.1' });
   });
 
   it('allowed call: method, subject, collection, tracing id, remote', () => {
@@ -62,7 +74,7 @@ describe('audit log', () => {
   });
 
   it('records also go to stdout for log shippers', () => {
-    expect(stack.proxy.output.filter((l) => l.includes('"audit":true'))).toHaveLength(4);
+    expect(stack.proxy.output.filter((l) => l.includes('"audit":true'))).toHaveLength(6);
   });
 
   it('no secret in the audit file or the process output', () => {

@@ -23,7 +23,8 @@
 # .test-results/interop.json as {"passed": N, "failed": N, "skipped": N}; exit 1 if any failed.
 #
 # Caches (outside the clone, so reruns are fast): ${XDG_CACHE_HOME:-~/.cache}/qdrant-auth-proxy/interop
-# holds the Python venv, Rust's target dir and the Go binary; Maven uses ~/.m2, Go its module cache.
+# holds the Python venv, Rust's target dir and the Go binary; Maven uses ~/.m2 (classes go to
+# test/interop/java/target, gitignored), Go its module cache, cargo ~/.cargo/registry.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
