@@ -2,6 +2,7 @@
 // bounded), odd paths and content types, and an HTTP/2 rapid-reset burst. The proxy must never
 // crash, never let a call through that it should deny, and keep answering.
 import { connect, constants as h2 } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
@@ -134,6 +135,43 @@ describe('malformed transport input', () => {
     expect(response['grpc-status']).not.toBe('0');
     expect(forwarded(before)).toEqual([]);
     expect(await alive()).toBe(true);
+  });
+
+  /** Writes raw HTTP/2 frames on a plain TCP connection (no client library to hold them back). */
+  function rawFrames(frames: Buffer[], holdMs = 500): Promise<void> {
+    return new Promise((resolve) => {
+      const socket = netConnect(stack.proxy.port, '127.0.0.1', () => {
+        socket.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+        for (const f of frames) if (!socket.destroyed) socket.write(f);
+        setTimeout(() => socket.destroy(), holdMs);
+      });
+      socket.on('data', () => undefined); // never read slowly: drain what the server sends
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve());
+    });
+  }
+  const h2frame = (type: number, flags: number, stream: number, payload: Buffer) => {
+    const head = Buffer.alloc(9);
+    head.writeUIntBE(payload.length, 0, 3);
+    head[3] = type;
+    head[4] = flags;
+    head.writeUInt32BE(stream, 5);
+    return Buffer.concat([head, payload]);
+  };
+
+  it('a SETTINGS flood and a CONTINUATION flood neither stop the proxy nor keep its memory', async () => {
+    const pid = stack.proxy.process.pid!;
+    expect(await alive()).toBe(true);
+    const baseline = rssMb(pid);
+    const settings = Array.from({ length: 20_000 }, () => h2frame(4, 0, 0, Buffer.alloc(0)));
+    await rawFrames(settings);
+    // HEADERS without END_HEADERS, then endless CONTINUATION frames of header bytes (CVE-2024-27983 class).
+    const literal = Buffer.concat([Buffer.from([0x40, 0x0a]), Buffer.from('x-flooding'), Buffer.from([0x7f, 0x81, 0x7f]), Buffer.alloc(16_000, 0x61)]);
+    const continuation = [h2frame(1, 0, 1, literal), ...Array.from({ length: 2_000 }, () => h2frame(9, 0, 1, literal))];
+    await rawFrames(continuation);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await alive()).toBe(true);
+    expect(rssMb(pid) - baseline).toBeLessThan(80);
   });
 
   it('an HTTP/2 rapid-reset burst does not take the process down or keep its memory', async () => {
