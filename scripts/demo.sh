@@ -16,15 +16,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Waits for a JSON line with "msg":"listening" in a log file and prints its port.
-wait_port() {
-  for _ in $(seq 1 100); do
-    port=$(grep -m1 '"msg":"listening"' "$1" 2>/dev/null | sed -E 's/.*"port":([0-9]+).*/\1/' || true)
-    if [ -n "$port" ]; then echo "$port"; return 0; fi
-    sleep 0.1
-  done
-  echo "no listening line in $1:" >&2; cat "$1" >&2; return 1
-}
+# shellcheck source=scripts/wait-port.sh
+source scripts/wait-port.sh
 
 if [ -z "${QDRANT_URL:-}" ]; then
   node dist/standin/main.js --port 0 --tls-cert certs/out/upstream.pem --tls-key certs/out/upstream-key.pem \
@@ -44,6 +37,7 @@ demo_key=$(node -e "console.log(require('node:crypto').randomBytes(18).toString(
   echo "log_level: INFO"
   echo "service: { host: 127.0.0.1, grpc_port: ${PROXY_PORT:-0}, jwt_rbac: true, enable_tls: true }"
   echo "tls: { cert: certs/out/server.pem, key: certs/out/server-key.pem }"
+  echo "metrics: { port: 0 }"
   echo "upstream:"
   echo "  url: $QDRANT_URL"
   [ -n "${QDRANT_CA_CERT:-}" ] && echo "  ca_cert: $QDRANT_CA_CERT"

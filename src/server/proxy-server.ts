@@ -78,9 +78,6 @@ const newState = (path: string, engine: Engine, call: { readonly request: Buffer
   upstreamMs: 0,
 });
 
-const upstreamDone = (state: CallState): void => {
-  if (state.upstreamStarted > 0) state.upstreamMs = performance.now() - state.upstreamStarted;
-};
 
 export class ProxyServer {
   private readonly server: grpc.Server;
@@ -182,20 +179,25 @@ export class ProxyServer {
     }
   }
 
+  /** Stages 1-5 (src/chain/call-pipeline.ts) for one call; null when the client left before forwarding. */
+  private async admitAndForward<T>(state: CallState, call: grpc.ServerUnaryCall<Buffer, Buffer> | grpc.ServerWritableStream<Buffer, Buffer>, forward: () => Promise<T>): Promise<T | null> {
+    state.admitted = await admit(state.engine, state.path, call, call.request, state);
+    if (call.cancelled) return null;
+    state.upstreamStarted = performance.now();
+    try {
+      return await forward();
+    } finally {
+      state.upstreamMs = performance.now() - state.upstreamStarted;
+    }
+  }
+
   private unaryHandler(method: ApiMethod): grpc.handleUnaryCall<Buffer, Buffer> {
     const { forwarder } = this.deps;
     const path = method.path;
     return (call, callback) => {
       const state = newState(path, this.engine, call, this.deps.audit.enabled);
-      admit(state.engine, path, call, call.request, state)
-        .then((admitted) => {
-          state.admitted = admitted;
-          if (call.cancelled) return null;
-          state.upstreamStarted = performance.now();
-          return forwarder.unary(path, call.request, call.metadata, call, { onHeaders: (h) => call.sendMetadata(h) });
-        })
+      this.admitAndForward(state, call, () => forwarder.unary(path, call.request, call.metadata, call, { onHeaders: (h) => call.sendMetadata(h) }))
         .then((reply) => {
-          upstreamDone(state);
           if (!reply) return this.audit(state, call, Status.CANCELLED);
           this.noteSanitized(path, reply.status);
           if (reply.status.code !== Status.OK) {
@@ -219,15 +221,8 @@ export class ProxyServer {
     const path = method.path;
     return (call) => {
       const state = newState(path, this.engine, call, this.deps.audit.enabled);
-      admit(state.engine, path, call, call.request, state)
-        .then((admitted) => {
-          state.admitted = admitted;
-          if (call.cancelled) return null;
-          state.upstreamStarted = performance.now();
-          return forwarder.serverStream(path, call.request, call, { onHeaders: (h) => call.sendMetadata(h) });
-        })
+      this.admitAndForward(state, call, () => forwarder.serverStream(path, call.request, call, { onHeaders: (h) => call.sendMetadata(h) }))
         .then((status) => {
-          upstreamDone(state);
           if (!status) return this.audit(state, call, Status.CANCELLED);
           this.noteSanitized(path, status);
           this.audit(state, call, status.code);

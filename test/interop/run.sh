@@ -67,15 +67,8 @@ record() {
 }
 all_steps() { for s in "${STEPS[@]}"; do record "$1" "$2" "$s" "$3"; done; }
 
-# Waits for a JSON line with "msg":"listening" in a log file and prints its port.
-wait_port() {
-  for _ in $(seq 1 150); do
-    port=$(grep -m1 '"msg":"listening"' "$1" 2>/dev/null | sed -E 's/.*"port":([0-9]+).*/\1/' || true)
-    if [ -n "$port" ]; then echo "$port"; return 0; fi
-    sleep 0.1
-  done
-  echo "no listening line in $1:" >&2; cat "$1" >&2; return 1
-}
+# shellcheck source=scripts/wait-port.sh
+source scripts/wait-port.sh
 
 die_setup() {
   echo "interop: set-up failed: $1" >&2
