@@ -574,18 +574,30 @@ function report(dir) {
   summary.targets = targets.map(([target, where, measured, met]) => ({ target, where, measured, met: met.replace(/\*/g, '') }));
 
   // Noise.
-  const spreads = full.flatMap((t) => t.measured.filter((m) => m.roundRps.length > 1).map((m) => (Math.max(...m.roundRps) - Math.min(...m.roundRps)) / m.rps));
-  const maxSpread = spreads.length ? Math.max(...spreads) : NaN;
+  const spreads = full.flatMap((t) =>
+    t.measured.filter((m) => m.roundRps.length > 1).map((m) => ({ where: `${t.call.replace('qdrant.', '')}, ${rowLabel(t.table, m.row)}`, spread: (Math.max(...m.roundRps) - Math.min(...m.roundRps)) / m.rps })),
+  );
+  spreads.sort((a, b) => b.spread - a.spread);
+  const maxSpread = spreads.length ? spreads[0].spread : NaN;
+  const medianSpread = spreads.length ? spreads[Math.floor(spreads.length / 2)].spread : NaN;
   const others = tables.flatMap((t) => t.measured.map((m) => m.machine?.otherCores)).filter(Number.isFinite);
   const maxOther = others.length ? Math.max(...others) : NaN;
   const steals = tables.flatMap((t) => t.measured.map((m) => m.machine?.stealCores)).filter(Number.isFinite);
-  summary.noise = { max_round_spread: maxSpread, max_other_cores: maxOther, max_steal_cores: steals.length ? Math.max(...steals) : NaN };
+  summary.noise = { max_round_spread: maxSpread, median_round_spread: medianSpread, max_other_cores: maxOther, max_steal_cores: steals.length ? Math.max(...steals) : NaN };
   o.line();
-  o.line(`Noise: a full-load row's rounds differ by up to ${pct(maxSpread).replace('+', '')} in calls/s; other processes used up to ` +
+  o.line(`Noise: a full-load row's rounds differ by up to ${pct(maxSpread).replace('+', '')} in calls/s (${spreads[0]?.where ?? '-'}; median ` +
+    `${pct(medianSpread).replace('+', '')}); other processes used up to ` +
     `${fmt(maxOther, 2)} cores during a row; steal up to ${fmt(summary.noise.max_steal_cores, 2)} cores.`);
-  if (maxSpread > 0.05 || maxOther > 0.1 || !q.quiet_at_start) {
+  if (maxOther > 0.1 || !q.quiet_at_start) {
     o.line();
-    o.line('**WARNING**: the machine was not quiet enough for a 5% comparison; repeat on an idle machine (BENCH_WAIT_QUIET=1200) or with more rounds.');
+    o.line('**WARNING**: the machine was not quiet (other processes used CPU): differences of a few percent are not meaningful; ' +
+      'repeat on an idle machine (BENCH_WAIT_QUIET=1200).');
+  }
+  if (maxSpread > 0.05) {
+    o.line();
+    o.line(`**WARNING**: single rounds of a row were up to ${pct(maxSpread).replace('+', '')} apart` +
+      (maxOther <= 0.1 && q.quiet_at_start ? ' although the machine was quiet (the benchmark\'s own processes contend for 2 CPUs)' : '') +
+      ': differences of a few percent between rows are not meaningful; use more rounds (BENCH_ROUNDS, BENCH_COUNT_ROUNDS) for finer comparisons.');
   }
   o.line();
   o.line('Read these as ratios within this run only: ghz, the stand-in upstream, nginx and the proxies share the same CPUs.');
