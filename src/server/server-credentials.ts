@@ -26,6 +26,6 @@ export function createServerCredentials(config: Readonly<Config>, logger: Logger
   );
   // grpc-js 1.14 passes this function's first argument on as the identity provider and its second
   // as the CA provider (its parameter names say the opposite); one object serves as both here.
-  const credentials = grpc.experimental.createCertificateProviderServerCredentials(certificates, verify ? certificates : (null as never), verify);
+  const credentials = grpc.experimental.createCertificateProviderServerCredentials(certificates, verify ? certificates : null, verify);
   return { credentials, certificates };
 }

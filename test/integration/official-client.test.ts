@@ -62,32 +62,28 @@ describe('official JS client over mutual TLS to the proxy', () => {
   });
   afterAll(async () => stack?.stop());
 
-  it('accepts a client certificate from the configured CA and serves the official client', async () => {
+  /** The official client's Qdrant service over a connect transport presenting certificate `name`. */
+  const qdrantServiceAs = async (name: string) => {
     const { Qdrant } = await import('../helpers/qdrant-services.js');
     const transport = createGrpcTransport({
       baseUrl: `https://localhost:${stack.proxy.port}`,
       nodeOptions: {
         ca: readFileSync(stack.certs.path('ca.pem')),
-        cert: readFileSync(stack.certs.path('client.pem')),
-        key: readFileSync(stack.certs.path('client-key.pem')),
+        cert: readFileSync(stack.certs.path(`${name}.pem`)),
+        key: readFileSync(stack.certs.path(`${name}-key.pem`)),
       },
     });
-    const reply = await createClient(Qdrant, transport).healthCheck({});
+    return createClient(Qdrant, transport);
+  };
+
+  it('accepts a client certificate from the configured CA and serves the official client', async () => {
+    const reply = await (await qdrantServiceAs('client')).healthCheck({});
     expect(reply.version).toBe('1.19.0');
   });
 
   it('refuses a client certificate from another CA during the handshake', async () => {
-    const { Qdrant } = await import('../helpers/qdrant-services.js');
-    const transport = createGrpcTransport({
-      baseUrl: `https://localhost:${stack.proxy.port}`,
-      nodeOptions: {
-        ca: readFileSync(stack.certs.path('ca.pem')),
-        cert: readFileSync(stack.certs.path('other-client.pem')),
-        key: readFileSync(stack.certs.path('other-client-key.pem')),
-      },
-    });
     const before = stack.standin.calls.length;
-    const error = await createClient(Qdrant, transport).healthCheck({}, { timeoutMs: 5000 }).then(() => null, (e: { code: number }) => e);
+    const error = await (await qdrantServiceAs('other-client')).healthCheck({}, { timeoutMs: 5000 }).then(() => null, (e: { code: number }) => e);
     // The TLS handshake is reset; connect reports that as CANCELLED, ABORTED or UNAVAILABLE by timing.
     expect(error?.code).toBeGreaterThan(0);
     expect(forwardedSince(stack.standin, before)).toEqual([]);
