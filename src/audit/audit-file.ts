@@ -9,6 +9,7 @@ import { pino } from 'pino';
 type Destination = ReturnType<typeof pino.destination>;
 
 const AUDIT_FILE = /^audit\.\d{4}-\d{2}-\d{2}(-\d{2})?\.log$/;
+const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 export interface AuditFileOptions {
   readonly dir: string;
@@ -46,8 +47,10 @@ export class RotatingAuditFile {
       // Opened here, not by SonicBoom (which opens asynchronously): pruning must see every file,
       // and a late open must never recreate a file that was just pruned.
       const fd = openSync(join(this.options.dir, name), 'a', 0o600);
-      const stream = pino.destination({ dest: fd, sync: false });
+      // Bounded: on a stalled disk, records beyond MAX_BUFFERED_BYTES are dropped (and logged), not kept.
+      const stream = pino.destination({ dest: fd, sync: false, maxLength: MAX_BUFFERED_BYTES });
       stream.on('error', (err: Error) => this.options.onError(err));
+      stream.on('drop', () => this.options.onError(new Error('audit writes are not keeping up; records dropped')));
       this.current = { name, stream };
     } catch (err) {
       this.current = null;

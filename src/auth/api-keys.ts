@@ -14,7 +14,11 @@ export class KeyMatcher {
   }
 
   matches(candidate: string): boolean {
-    const d = digest(candidate);
+    return this.matchesDigest(digest(candidate));
+  }
+
+  /** For callers that hash the candidate once for several matchers. */
+  matchesDigest(d: Buffer): boolean {
     let found = false;
     // Compare against every key, without stopping early.
     for (const key of this.digests) found = timingSafeEqual(key, d) || found;
@@ -22,6 +26,6 @@ export class KeyMatcher {
   }
 }
 
-function digest(value: string): Buffer {
+export function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }

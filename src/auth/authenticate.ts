@@ -1,11 +1,10 @@
 // Who is calling: Qdrant's order (full key or alt key → read-only key → JWT), compiled once from
 // config. Verified tokens are cached by their SHA-256, bounded, and never served past `exp`.
-import { createHash } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import type { Metadata } from '@grpc/grpc-js';
 import { LRUCache } from 'lru-cache';
 import { ProxyError } from '../errors.js';
-import { KeyMatcher } from './api-keys.js';
+import { digest, KeyMatcher } from './api-keys.js';
 import type { CertificateIdentities } from './client-certificate.js';
 import { extractCredential } from './credentials.js';
 import { isExpired, JWT_LEEWAY_SECONDS } from './jwt-claims.js';
@@ -59,16 +58,17 @@ export class Authenticator {
       if (fromCertificate) return fromCertificate;
       throw new ProxyError('missing_credentials');
     }
-    const value = credential.value;
-    if (this.manageKeys.matches(value)) return MANAGE_KEY;
-    if (this.readKeys.matches(value)) return READ_KEY;
+    // One SHA-256 of the credential serves the key comparisons and the token cache.
+    const hashed = digest(credential.value);
+    if (this.manageKeys.matchesDigest(hashed)) return MANAGE_KEY;
+    if (this.readKeys.matchesDigest(hashed)) return READ_KEY;
     if (!this.jwt) throw new ProxyError('invalid_credentials');
-    return (await this.verifyToken(value)).principal;
+    return (await this.verifyToken(credential.value, hashed)).principal;
   }
 
-  private async verifyToken(token: string): Promise<VerifiedToken> {
+  private async verifyToken(token: string, hashed: Buffer): Promise<VerifiedToken> {
     const now = this.settings.now();
-    const key = this.tokens ? createHash('sha256').update(token).digest('base64') : '';
+    const key = this.tokens ? hashed.toString('base64') : '';
     const cached = this.tokens?.get(key);
     if (cached) {
       if (!isExpired(cached.exp, now)) return cached;

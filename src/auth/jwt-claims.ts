@@ -5,11 +5,6 @@ import type { CollectionMode, Principal, ValueExistsClaim } from './principal.js
 
 export const JWT_LEEWAY_SECONDS = 30;
 
-export interface Claims {
-  readonly exp: number | null;
-  readonly principal: Principal;
-}
-
 const MODES: ReadonlySet<string> = new Set(['r', 'rw', 'prw']);
 const I64_MIN = -(2 ** 63);
 const I64_MAX = 2 ** 63;

@@ -27,23 +27,25 @@ export interface Progress {
   principal: Principal | null;
 }
 
+type CallerContext = { readonly metadata: Metadata; getAuthContext(): { sslPeerCertificate?: PeerCertificate } };
+
 /** Stages 1-4. Resolves when the call may go upstream; rejects with a ProxyError otherwise. */
-export async function admit(
-  engine: Engine,
-  path: string,
-  call: { readonly metadata: Metadata; getAuthContext(): { sslPeerCertificate?: PeerCertificate } },
-  request: Uint8Array,
-  progress: Progress,
-): Promise<Admitted> {
+export async function admit(engine: Engine, path: string, call: CallerContext, request: Uint8Array, progress: Progress): Promise<Admitted> {
   const rule = engine.rules.get(path);
   if (rule?.need.scope === 'none') return { principal: NO_AUTH_PRINCIPAL, decision: NO_DECISION };
+  const principal = await identify(engine, call, progress);
+  if (!engine.auth.enabled) return { principal, decision: NO_DECISION };
+  if (!rule) throw new ProxyError('method_not_in_table');
+  return { principal, decision: authorize(rule, principal, request) };
+}
+
+/** Stages 2-3 (and the metadata limit before them); also all that server reflection requires. */
+export async function identify(engine: Engine, call: CallerContext, progress: Progress): Promise<Principal> {
   if (metadataBytes(call.metadata) > engine.config.limits.max_metadata_bytes) throw new ProxyError('metadata_too_large');
   const principal = await engine.auth.authenticate(call.metadata, () => call.getAuthContext().sslPeerCertificate);
   progress.principal = principal;
-  if (!engine.auth.enabled) return { principal, decision: NO_DECISION };
-  if (!rule) throw new ProxyError('method_not_in_table');
-  if (principal.valueExists) await engine.valueExists.check(principal.valueExists);
-  return { principal, decision: authorize(rule, principal, request) };
+  if (engine.auth.enabled && principal.valueExists) await engine.valueExists.check(principal.valueExists);
+  return principal;
 }
 
 function metadataBytes(metadata: Metadata): number {

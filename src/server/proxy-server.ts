@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import type { ApiMethod, QdrantApi } from '../api/qdrant-api.js';
 import { auditError, type AuditLog } from '../audit/audit-log.js';
-import { admit, finishReply, type Admitted, type Progress } from '../chain/call-pipeline.js';
+import { admit, finishReply, identify, type Admitted, type Progress } from '../chain/call-pipeline.js';
 import type { CompiledRule } from '../access/compile-rules.js';
 import { stringsAt } from '../access/request-fields.js';
 import type { Config } from '../config/schema.js';
@@ -115,9 +115,7 @@ export class ProxyServer {
 
   /** Reflection, as in Qdrant: any valid credential (and its value_exists claim), no RBAC. */
   private async admitReflection(call: grpc.ServerDuplexStream<unknown, unknown>): Promise<void> {
-    const engine = this.engine;
-    const principal = await engine.auth.authenticate(call.metadata, () => call.getAuthContext().sslPeerCertificate);
-    if (principal.valueExists) await engine.valueExists.check(principal.valueExists);
+    await identify(this.engine, call, { principal: null });
   }
 
   /** Swaps in a new engine; calls already admitted finish under the old one. */
@@ -125,7 +123,8 @@ export class ProxyServer {
     this.engine = engine;
   }
 
-  async listen(credentials: grpc.ServerCredentials, config: Readonly<Config> = this.engine.config): Promise<number> {
+  async listen(credentials: grpc.ServerCredentials): Promise<number> {
+    const config = this.engine.config;
     const { host, grpc_port } = config.service;
     const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${grpc_port}` : `${host}:${grpc_port}`;
     const port = await new Promise<number>((resolve, reject) =>

@@ -121,11 +121,18 @@ export class H2Forwarder implements Forwarder {
 
       const reader = new FrameReader(this.options.maxMessageBytes);
       let message: Buffer | null = null;
+      /** The upstream's status arrived (in trailers, or trailers-only): check the body against it. */
+      const complete = (status: ClientStatus) => {
+        if (reader.pending) return finish(local(Status.INTERNAL, 'upstream ended inside a message'), null, true);
+        if (status.code === Status.OK && !streamTo && message === null) return finish(local(Status.INTERNAL, 'upstream sent no message'), null, true);
+        finish(status, message, true);
+      };
+      let paused = false;
       let responseHeaders: IncomingHttpHeaders | null = null;
       stream.on('response', (h) => {
         responseHeaders = h;
         if (h[':status'] !== 200) return finish(local(httpStatusToGrpc(Number(h[':status'])), `upstream answered HTTP ${h[':status']}`));
-        if (h['grpc-status'] !== undefined) return finish(statusFrom(h), null, true); // trailers-only
+        if (h['grpc-status'] !== undefined) return complete(statusFrom(h)); // trailers-only
         hooks.onHeaders(responseMetadata(h));
       });
       stream.on('data', (chunk: Buffer) => {
@@ -137,21 +144,20 @@ export class H2Forwarder implements Forwarder {
         }
         for (const frame of frames) {
           if (streamTo) {
-            if (!streamTo.write(frame)) {
+            if (!streamTo.write(frame) && !paused) {
+              paused = true;
               stream!.pause();
-              streamTo.once('drain', () => stream!.resume());
+              streamTo.once('drain', () => {
+                paused = false;
+                stream!.resume();
+              });
             }
           } else if (message !== null) {
             return finish(local(Status.INTERNAL, 'upstream sent more than one message for a unary call'));
           } else message = frame;
         }
       });
-      stream.on('trailers', (t) => {
-        if (reader.pending) return finish(local(Status.INTERNAL, 'upstream ended inside a message'), null, true);
-        const status = statusFrom(t);
-        if (status.code === Status.OK && !streamTo && message === null) return finish(local(Status.INTERNAL, 'upstream sent no message'), null, true);
-        finish(status, message, true);
-      });
+      stream.on('trailers', (t) => complete(statusFrom(t)));
       let streamError = '';
       stream.on('error', (err: Error) => (streamError = `: ${err.message}`)); // 'close' reports it
       stream.on('close', () => {
@@ -161,7 +167,8 @@ export class H2Forwarder implements Forwarder {
         const detail = `upstream stream closed (HTTP/2 code ${code}) before its status${responseHeaders ? '' : ', before any response'}${streamError}`;
         finish(RETRYABLE_RST.has(code) || !responseHeaders ? local(Status.UNAVAILABLE, UPSTREAM_UNAVAILABLE, detail) : local(Status.INTERNAL, 'upstream stream reset', detail));
       });
-      stream.end(frameOf(request));
+      stream.write(frameHeader(request.length));
+      stream.end(request);
     });
   }
 
@@ -231,37 +238,65 @@ class FrameError extends Error {
   }
 }
 
-/** Splits a gRPC response body into messages; refuses compressed and oversized ones. */
-class FrameReader {
-  private buffered: Buffer = Buffer.alloc(0);
+/**
+ * Splits a gRPC response body into messages; refuses compressed and oversized ones. Chunks are kept
+ * as they arrive and joined once per message, so a large message is copied once, not per chunk.
+ */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private size = 0;
 
   constructor(private readonly max: number) {}
 
   get pending(): boolean {
-    return this.buffered.length > 0;
+    return this.size > 0;
   }
 
   push(chunk: Buffer): Buffer[] {
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    this.chunks.push(chunk);
+    this.size += chunk.length;
     const out: Buffer[] = [];
-    while (this.buffered.length >= 5) {
-      if (this.buffered[0] !== 0) throw new FrameError(Status.INTERNAL, 'upstream sent a compressed message although the proxy asked for identity');
-      const length = this.buffered.readUInt32BE(1);
+    while (this.size >= 5) {
+      const head = this.peek(5);
+      if (head[0] !== 0) throw new FrameError(Status.INTERNAL, 'upstream sent a compressed message although the proxy asked for identity');
+      const length = head.readUInt32BE(1);
       if (length > this.max) throw new FrameError(Status.RESOURCE_EXHAUSTED, `upstream message larger than limits.max_message_bytes (${length} > ${this.max})`);
-      if (this.buffered.length < 5 + length) break;
-      out.push(this.buffered.subarray(5, 5 + length));
-      this.buffered = this.buffered.subarray(5 + length);
+      if (this.size < 5 + length) break;
+      out.push(this.take(5 + length).subarray(5));
     }
     return out;
   }
+
+  /** The first `n` buffered bytes, without consuming them. */
+  private peek(n: number): Buffer {
+    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0]!;
+  }
+
+  /** Consumes and returns the first `n` buffered bytes. */
+  private take(n: number): Buffer {
+    let joined = this.chunks[0]!;
+    if (joined.length < n) {
+      let count = 0;
+      let gathered = 0;
+      while (gathered < n) gathered += this.chunks[count++]!.length;
+      joined = Buffer.concat(this.chunks.slice(0, count));
+      this.chunks.splice(0, count, joined);
+    }
+    const rest = joined.subarray(n);
+    if (rest.length > 0) this.chunks[0] = rest;
+    else this.chunks.shift();
+    this.size -= n;
+    return joined.subarray(0, n);
+  }
 }
 
-function frameOf(message: Buffer): Buffer {
-  const frame = Buffer.allocUnsafe(5 + message.length);
-  frame[0] = 0;
-  frame.writeUInt32BE(message.length, 1);
-  message.copy(frame, 5);
-  return frame;
+/** The 5-byte gRPC message prefix: not compressed, then the length. */
+function frameHeader(length: number): Buffer {
+  const header = Buffer.allocUnsafe(5);
+  header[0] = 0;
+  header.writeUInt32BE(length, 1);
+  return header;
 }
 
 function deadlineOf(parent: Parent, ceilingMs: number): number {
