@@ -1,6 +1,6 @@
 // Config compiled once into an immutable engine: authenticator, access rules, value_exists checker.
 // Per-call code only looks things up; a reload builds a new engine and swaps it whole.
-import { compileRules, type CompiledRule } from './access/compile-rules.js';
+import type { CompiledRule } from './access/compile-rules.js';
 import type { QdrantApi } from './api/qdrant-api.js';
 import { Authenticator } from './auth/authenticate.js';
 import { CertificateIdentities } from './auth/client-certificate.js';
@@ -18,6 +18,8 @@ export interface Engine {
 
 export interface EngineDeps {
   readonly api: QdrantApi;
+  /** Compiled once per process: rules depend only on the loaded API, which a reload cannot change. */
+  readonly rules: ReadonlyMap<string, CompiledRule>;
   readonly scroll: ScrollFn;
   readonly logger: Logger;
   readonly now?: () => number;
@@ -44,7 +46,7 @@ export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine 
       certificateIdentities: new CertificateIdentities(auth.client_cert_identities),
       now,
     }),
-    rules: compileRules(deps.api),
+    rules: deps.rules,
     valueExists: new ValueExistsChecker(
       deps.scroll,
       { ttlMs: auth.value_exists_cache_ttl_seconds * 1000, max: auth.value_exists_cache_size, now },

@@ -7,6 +7,7 @@ import { loadConfig } from '../config/load.js';
 import { reloadedConfig } from '../config/reload.js';
 import type { Config } from '../config/schema.js';
 import { buildEngine } from '../engine.js';
+import { compileRules } from '../access/compile-rules.js';
 import { createLogger, setLogLevel } from '../log/logger.js';
 import { ProxyMetrics } from '../ops/metrics.js';
 import { OpsServer } from '../ops/ops-server.js';
@@ -45,13 +46,15 @@ export async function serve(file: string | null): Promise<number> {
     const { forwarder } = upstream;
     opened.push(() => forwarder.close());
     const serverTls = createServerCredentials(config, logger);
-    const metrics = new ProxyMetrics(VERSION, api.source);
+    const metrics = new ProxyMetrics(VERSION, api.source, config.metrics.enabled);
     const services = [...new Set([...api.methods.keys()].map((p) => p.slice(1, p.indexOf('/', 1))))];
     const state = new ServingState(services);
     state.onChange((serving) => metrics.setServing(serving));
+    const rules = compileRules(api);
     const engineFor = (c: Readonly<Config>) =>
       buildEngine(c, {
         api,
+        rules,
         logger,
         scroll: createScrollLookup(api, forwarder, c.auth.value_exists_timeout_ms),
         onValueExists: (hit) => metrics.valueExistsLookup(hit),

@@ -44,7 +44,13 @@ export class ProxyMetrics {
     registers: [this.registry],
   });
 
-  constructor(version: string, qdrantApi: string) {
+  /** With `enabled` false (metrics.enabled: false) nothing is collected and every call is a no-op. */
+  constructor(
+    version: string,
+    qdrantApi: string,
+    private readonly enabled = true,
+  ) {
+    if (!enabled) return;
     new Gauge({
       name: 'qdrant_auth_proxy_build_info',
       help: 'Build information; the value is always 1.',
@@ -57,15 +63,18 @@ export class ProxyMetrics {
   }
 
   call(method: string, decision: Decision, code: number, proxySeconds: number): void {
+    if (!this.enabled) return;
     this.calls.labels(method, decision, String(code)).inc();
     this.proxyTime.labels(method).observe(proxySeconds);
   }
 
   upstream(method: string, seconds: number): void {
+    if (!this.enabled) return;
     this.upstreamTime.labels(method).observe(seconds);
   }
 
   valueExistsLookup(hit: boolean): void {
+    if (!this.enabled) return;
     this.valueExists.labels(hit ? 'hit' : 'miss').inc();
   }
 

@@ -49,35 +49,21 @@ export class GrpcJsForwarder implements Forwarder {
   }
 
   unary(path: string, request: Buffer, incoming: Metadata, parent: ServerUnaryCall<Buffer, Buffer>, hooks: ForwardHooks): Promise<UnaryReply> {
-    return new Promise((resolve) => {
-      let message: Buffer | null = null;
-      const call = this.client.makeUnaryRequest(
-        path,
-        identity,
-        identity,
-        request,
-        upstreamRequestMetadata(incoming, this.upstreamApiKey),
-        this.options(parent),
-        (_err, value) => {
-          // grpc-js calls this just before it emits 'status', which carries the trailers.
-          message = value ?? null;
-        },
-      );
-      call.on('metadata', (headers) => hooks.onHeaders(clientResponseHeaders(headers)));
-      call.on('status', (status: StatusObject) => {
-        const clientStatus = clientStatusFromUpstream(status);
-        resolve({ status: clientStatus, message: clientStatus.code === Status.OK ? message : null });
-      });
-    });
+    return this.call(path, request, upstreamRequestMetadata(incoming, this.upstreamApiKey), this.options(parent), hooks);
   }
 
   ownCall(path: string, request: Buffer, timeoutMs: number): Promise<UnaryReply> {
+    return this.call(path, request, upstreamRequestMetadata(new Metadata(), this.upstreamApiKey), { deadline: Date.now() + timeoutMs }, null);
+  }
+
+  private call(path: string, request: Buffer, metadata: Metadata, options: grpc.CallOptions, hooks: ForwardHooks | null): Promise<UnaryReply> {
     return new Promise((resolve) => {
       let message: Buffer | null = null;
-      const metadata = upstreamRequestMetadata(new Metadata(), this.upstreamApiKey);
-      const call = this.client.makeUnaryRequest(path, identity, identity, request, metadata, { deadline: Date.now() + timeoutMs }, (_err, value) => {
+      const call = this.client.makeUnaryRequest(path, identity, identity, request, metadata, options, (_err, value) => {
+        // grpc-js calls this just before it emits 'status', which carries the trailers.
         message = value ?? null;
       });
+      if (hooks) call.on('metadata', (headers) => hooks.onHeaders(clientResponseHeaders(headers)));
       call.on('status', (status: StatusObject) => {
         const clientStatus = clientStatusFromUpstream(status);
         resolve({ status: clientStatus, message: clientStatus.code === Status.OK ? message : null });

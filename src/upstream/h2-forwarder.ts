@@ -27,7 +27,6 @@ export interface H2Options {
 
 type Parent = { getDeadline(): grpc.Deadline; readonly cancelled: boolean; once(event: 'cancelled', l: () => void): unknown; removeListener(event: 'cancelled', l: () => void): unknown };
 
-const RESPONSE_HEADERS_DROPPED = new Set([':status', 'content-type', 'grpc-encoding', 'grpc-accept-encoding', 'date', 'grpc-status', 'grpc-message', 'content-length']);
 const RETRYABLE_RST = new Set([h2.NGHTTP2_REFUSED_STREAM]);
 
 export class H2Forwarder implements Forwarder {
@@ -305,10 +304,9 @@ function deadlineOf(parent: Parent, ceilingMs: number): number {
   return ceilingMs > 0 ? Math.min(own, Date.now() + ceilingMs) : own;
 }
 
+/** Pseudo-headers are skipped by fromHttp2Headers; the metadata is new, so it is filtered in place. */
 function responseMetadata(headers: IncomingHttpHeaders): Metadata {
-  const filtered: IncomingHttpHeaders = {};
-  for (const [k, v] of Object.entries(headers)) if (!RESPONSE_HEADERS_DROPPED.has(k)) filtered[k] = v;
-  return clientResponseHeaders(Metadata.fromHttp2Headers(filtered));
+  return clientResponseHeaders(Metadata.fromHttp2Headers(headers));
 }
 
 function statusFrom(trailers: IncomingHttpHeaders): ClientStatus {

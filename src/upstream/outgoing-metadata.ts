@@ -6,7 +6,7 @@ import { Metadata } from '@grpc/grpc-js';
 const CREDENTIAL_KEYS = ['api-key', 'authorization'] as const;
 /** Connection-specific headers (RFC 9113 §8.2.2) and ones the upstream channel sets itself. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te', 'user-agent'];
-const SERVER_SET_RESPONSE_HEADERS = ['content-type', 'grpc-encoding', 'grpc-accept-encoding', 'date', 'grpc-status', 'grpc-message'];
+const SERVER_SET_RESPONSE_HEADERS = ['content-type', 'content-length', 'grpc-encoding', 'grpc-accept-encoding', 'date', 'grpc-status', 'grpc-message'];
 
 export function upstreamRequestMetadata(incoming: Metadata, upstreamApiKey: string | null): Metadata {
   const out = incoming.clone();
@@ -16,9 +16,9 @@ export function upstreamRequestMetadata(incoming: Metadata, upstreamApiKey: stri
   return out;
 }
 
-export function clientResponseHeaders(upstream: Metadata): Metadata {
-  const out = upstream.clone();
-  for (const key of SERVER_SET_RESPONSE_HEADERS) out.remove(key);
-  for (const key of HOP_BY_HOP) out.remove(key);
-  return out;
+/** Removes them in place: pass a copy when the caller's metadata must stay as it is. */
+export function clientResponseHeaders(fromUpstream: Metadata): Metadata {
+  for (const key of SERVER_SET_RESPONSE_HEADERS) fromUpstream.remove(key);
+  for (const key of HOP_BY_HOP) fromUpstream.remove(key);
+  return fromUpstream;
 }
