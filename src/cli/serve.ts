@@ -1,12 +1,15 @@
 // `qdrant-auth-proxy serve`: wires config, engine, upstream, server and operator endpoints together,
 // and handles the process signals (SIGTERM/SIGINT drain and exit 0, SIGHUP reload).
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
+import { AggregatorRegistry } from 'prom-client';
 import { loadQdrantApi } from '../api/qdrant-api.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { loadConfig } from '../config/load.js';
 import { reloadedConfig } from '../config/reload.js';
 import type { Config } from '../config/schema.js';
 import { buildEngine } from '../engine.js';
+import { runClusterPrimary } from './cluster-primary.js';
 import { compileRules } from '../access/compile-rules.js';
 import { createLogger, setLogLevel } from '../log/logger.js';
 import { ProxyMetrics } from '../ops/metrics.js';
@@ -28,6 +31,7 @@ export async function serve(file: string | null): Promise<number> {
     console.error(`config error: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
+  if (config.workers > 1 && cluster.isPrimary) return runClusterPrimary(config);
   // Signals are taken over before anything starts: a SIGTERM during start-up must not kill the
   // process half-way (it stops it right after start-up instead); a SIGHUP then is moot.
   let earlyStop: string | null = null;
@@ -72,13 +76,37 @@ export async function serve(file: string | null): Promise<number> {
     serverTls.certificates?.start(certReloadMs);
     upstream.certificates?.start(certReloadMs);
     opened.push(() => serverTls.certificates?.stop(), () => upstream.certificates?.stop());
-    const ops = config.metrics.enabled ? new OpsServer(metrics, state) : null;
+    // In a cluster worker the primary serves the operator endpoints (src/cli/cluster-primary.ts).
+    const ops =
+      config.metrics.enabled && !cluster.isWorker
+        ? new OpsServer({
+            metrics: () => metrics.registry.metrics(),
+            metricsContentType: metrics.registry.contentType,
+            get serving() {
+              return state.serving;
+            },
+            get isUpstreamUp() {
+              return state.isUpstreamUp;
+            },
+          })
+        : null;
+    if (cluster.isWorker) {
+      if (config.metrics.enabled) {
+        // prom-client installs a worker's answer to the primary's metrics requests in this constructor.
+        new AggregatorRegistry();
+        AggregatorRegistry.setRegistries([metrics.registry]);
+      }
+      state.onChange((serving) => process.send?.({ type: 'serving', serving, upstreamUp: state.isUpstreamUp }));
+    }
     const opsPort = ops ? await ops.listen(config.metrics.host, config.metrics.port) : null;
     probe.start();
-    lifecycle.info(
-      { host: config.service.host, port, tls: config.service.enable_tls, upstream: config.upstream.url, methods: api.methods.size, api: api.source, metrics_port: opsPort },
-      'listening',
-    );
+    const ready = { host: config.service.host, port, tls: config.service.enable_tls, upstream: config.upstream.url, methods: api.methods.size, api: api.source, metrics_port: opsPort };
+    if (cluster.isWorker) {
+      lifecycle.info({ ...ready, worker: cluster.worker?.id }, 'worker listening');
+      process.send?.({ type: 'listening', port });
+    } else {
+      lifecycle.info(ready, 'listening');
+    }
 
     return await new Promise<number>((resolve) => {
       let stopping = false;
@@ -97,6 +125,7 @@ export async function serve(file: string | null): Promise<number> {
         await Promise.all([audit.close(), ops?.close()]);
         lifecycle.info('stopped');
         logger.flush();
+        if (cluster.isWorker) process.disconnect(); // the IPC channel to the primary would keep the process alive
         resolve(0);
       };
       const reload = () => {

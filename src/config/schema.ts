@@ -15,6 +15,8 @@ const path = z.string().min(1).nullable();
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 
 export const configSchema = z.strictObject({
+  // Beyond Qdrant: worker processes sharing the gRPC port (Node's cluster module); 1 = no cluster.
+  workers: int(1, 64).default(1),
   log_level: z.preprocess((v) => (typeof v === 'string' ? v.toUpperCase() : v), z.enum(LOG_LEVELS)).default('INFO'),
   service: z
     .strictObject({

@@ -1,13 +1,19 @@
 // The operator's HTTP listener: /metrics (Prometheus text format), /healthz (the process is alive),
 // /readyz (the upstream answers and the proxy is not draining). No credentials; loopback by default.
 import { createServer, type Server } from 'node:http';
-import type { ProxyMetrics } from './metrics.js';
-import type { ServingState } from './serving-state.js';
+
+/** What the listener reports: one process's state, or a cluster primary's view of its workers. */
+export interface OpsSource {
+  metrics(): Promise<string>;
+  readonly metricsContentType: string;
+  readonly serving: boolean;
+  readonly isUpstreamUp: boolean;
+}
 
 export class OpsServer {
   private readonly server: Server;
 
-  constructor(metrics: ProxyMetrics, state: ServingState) {
+  constructor(source: OpsSource) {
     this.server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -16,8 +22,8 @@ export class OpsServer {
       }
       switch (path) {
         case '/metrics':
-          metrics.registry.metrics().then(
-            (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+          source.metrics().then(
+            (text) => res.writeHead(200, { 'content-type': source.metricsContentType }).end(text),
             () => res.writeHead(500).end('metrics collection failed\n'),
           );
           return;
@@ -25,8 +31,8 @@ export class OpsServer {
           res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
           return;
         case '/readyz':
-          if (state.serving) res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
-          else res.writeHead(503, { 'content-type': 'text/plain' }).end(state.isUpstreamUp ? 'draining\n' : 'upstream unavailable\n');
+          if (source.serving) res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
+          else res.writeHead(503, { 'content-type': 'text/plain' }).end(source.isUpstreamUp ? 'draining\n' : 'upstream unavailable\n');
           return;
         default:
           res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
