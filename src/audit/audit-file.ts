@@ -65,7 +65,12 @@ export class RotatingAuditFile {
       const files = readdirSync(this.options.dir).filter((f) => AUDIT_FILE.test(f) && f !== keep).sort();
       // The names sort by time; `keep` counts as one of maxFiles.
       for (const old of files.slice(0, Math.max(0, files.length - (this.options.maxFiles - 1)))) {
-        unlinkSync(join(this.options.dir, old));
+        try {
+          unlinkSync(join(this.options.dir, old));
+        } catch (err) {
+          // With `workers: N`, another worker may have pruned it first.
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
       }
     } catch (err) {
       this.options.onError(err as Error);
