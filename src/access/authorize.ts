@@ -13,7 +13,8 @@ export interface Decision {
   readonly filter: ListFilter | null;
 }
 
-const ALLOW: Decision = Object.freeze({ collections: Object.freeze([]) as readonly string[], filter: null });
+/** Allowed, nothing decoded, nothing to filter. */
+export const ALLOW: Decision = Object.freeze({ collections: Object.freeze([]) as readonly string[], filter: null });
 
 export function authorize(rule: CompiledRule, principal: Principal, request: Uint8Array): Decision {
   const need = rule.need;

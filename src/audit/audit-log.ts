@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger.js';
 import { RotatingAuditFile } from './audit-file.js';
 
 const TRACING_KEYS = ['x-request-id', 'x-tracing-id', 'traceparent'] as const;
+const FORWARDED_KEYS = ['forwarded', 'x-forwarded-for'] as const;
 const MAX_TRACING_ID = 256;
 
 export interface AuditEvent {
@@ -88,7 +89,7 @@ export class AuditLog {
       entry.collection = e.collections[0];
       if (e.collections.length > 1) entry.collections = e.collections;
     }
-    const tracing = tracingId(e.metadata);
+    const tracing = firstHeader(e.metadata, TRACING_KEYS);
     if (tracing) entry.tracing_id = tracing;
     entry.result = e.allowed ? 'ok' : 'denied';
     if (e.error) entry.error = e.error;
@@ -98,13 +99,8 @@ export class AuditLog {
   }
 
   private remote(e: AuditEvent): string | undefined {
-    if (this.settings.trust_forwarded_headers) {
-      for (const key of ['forwarded', 'x-forwarded-for']) {
-        const value = e.metadata.get(key)[0];
-        if (typeof value === 'string' && value !== '') return value.slice(0, MAX_TRACING_ID);
-      }
-    }
-    return peerAddress(e.peer);
+    const forwarded = this.settings.trust_forwarded_headers ? firstHeader(e.metadata, FORWARDED_KEYS) : undefined;
+    return forwarded ?? peerAddress(e.peer);
   }
 }
 
@@ -117,8 +113,9 @@ export function peerAddress(peer: string): string | undefined {
   return v4 ? v4[1] : peer;
 }
 
-function tracingId(metadata: Metadata): string | undefined {
-  for (const key of TRACING_KEYS) {
+/** The first non-empty text value among `keys`, capped at MAX_TRACING_ID characters. */
+function firstHeader(metadata: Metadata, keys: readonly string[]): string | undefined {
+  for (const key of keys) {
     const value = metadata.get(key)[0];
     if (typeof value === 'string' && value !== '') return value.slice(0, MAX_TRACING_ID);
   }

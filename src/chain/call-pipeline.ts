@@ -9,7 +9,7 @@
 // metadata is refused before stage 2 (limits.max_metadata_bytes).
 import type { PeerCertificate } from 'node:tls';
 import type { Metadata } from '@grpc/grpc-js';
-import { authorize, type Decision } from '../access/authorize.js';
+import { ALLOW, authorize, type Decision } from '../access/authorize.js';
 import { filterReply } from '../access/filter-reply.js';
 import { NO_AUTH_PRINCIPAL, type Principal } from '../auth/principal.js';
 import type { Engine } from '../engine.js';
@@ -19,8 +19,6 @@ export interface Admitted {
   readonly principal: Principal;
   readonly decision: Decision;
 }
-
-const NO_DECISION: Decision = Object.freeze({ collections: Object.freeze([]) as readonly string[], filter: null });
 
 /** What is known of a call so far, for its audit record (a denial may come after authentication). */
 export interface Progress {
@@ -32,9 +30,9 @@ type CallerContext = { readonly metadata: Metadata; getAuthContext(): { sslPeerC
 /** Stages 1-4. Resolves when the call may go upstream; rejects with a ProxyError otherwise. */
 export async function admit(engine: Engine, path: string, call: CallerContext, request: Uint8Array, progress: Progress): Promise<Admitted> {
   const rule = engine.rules.get(path);
-  if (rule?.need.scope === 'none') return { principal: NO_AUTH_PRINCIPAL, decision: NO_DECISION };
+  if (rule?.need.scope === 'none') return { principal: NO_AUTH_PRINCIPAL, decision: ALLOW };
   const principal = await identify(engine, call, progress);
-  if (!engine.auth.enabled) return { principal, decision: NO_DECISION };
+  if (!engine.auth.enabled) return { principal, decision: ALLOW };
   if (!rule) throw new ProxyError('method_not_in_table');
   return { principal, decision: authorize(rule, principal, request) };
 }
