@@ -14,10 +14,11 @@ import { startProxy } from '../helpers/start-proxy.js';
 
 const KEY = 'ops-key-1';
 const require = createRequire(import.meta.url);
-const reflectionProto = require.resolve('@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto');
+const reflectionProto = (version: string) => require.resolve(`@grpc/reflection/build/proto/grpc/reflection/${version}/reflection.proto`);
 const load = (file: string) => grpc.loadPackageDefinition(protoLoader.loadSync(file, { keepCase: true, enums: String }));
 const healthPkg = load(healthProto) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } };
-const reflectionPkg = load(reflectionProto) as unknown as { grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } } };
+type ReflectionPackage = { grpc: { reflection: Record<'v1' | 'v1alpha', { ServerReflection: grpc.ServiceClientConstructor }> } };
+const reflectionPkg = { grpc: { reflection: { v1: (load(reflectionProto('v1')) as unknown as ReflectionPackage).grpc.reflection.v1, v1alpha: (load(reflectionProto('v1alpha')) as unknown as ReflectionPackage).grpc.reflection.v1alpha } } };
 
 const get = async (port: number, path: string) => {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -85,23 +86,36 @@ describe('metrics, health, readiness', () => {
     health.close();
   });
 
-  it('reflection lists Qdrant\'s services to a valid credential, and refuses anonymous callers', async () => {
-    const client = new reflectionPkg.grpc.reflection.v1.ServerReflection(stack.proxy.address, grpc.credentials.createInsecure());
-    const list = (metadata: grpc.Metadata) =>
-      new Promise<{ services: string[] } | grpc.ServiceError>((resolve) => {
-        const call = (client as unknown as { ServerReflectionInfo: (m: grpc.Metadata) => grpc.ClientDuplexStream<object, { list_services_response?: { service: { name: string }[] } }> }).ServerReflectionInfo(metadata);
-        call.on('data', (m) => {
-          resolve({ services: (m.list_services_response?.service ?? []).map((s) => s.name) });
+  it('reflection (v1 and v1alpha, built on first use) lists and describes Qdrant\'s services to a valid credential, and refuses anonymous callers', async () => {
+    type Reply = { list_services_response?: { service: { name: string }[] }; file_descriptor_response?: { file_descriptor_proto: Buffer[] }; error_response?: { error_code: number } };
+    const ask = (version: 'v1' | 'v1alpha', metadata: grpc.Metadata, request: object) => {
+      const client = new reflectionPkg.grpc.reflection[version].ServerReflection(stack.proxy.address, grpc.credentials.createInsecure());
+      return new Promise<Reply | grpc.ServiceError>((resolve) => {
+        const call = (client as unknown as { ServerReflectionInfo: (m: grpc.Metadata) => grpc.ClientDuplexStream<object, Reply> }).ServerReflectionInfo(metadata);
+        call.on('data', (m: Reply) => {
+          resolve(m);
           call.end();
+          client.close();
         });
-        call.on('error', (e: grpc.ServiceError) => resolve(e));
-        call.write({ list_services: '*' });
+        call.on('error', (e: grpc.ServiceError) => {
+          resolve(e);
+          client.close();
+        });
+        call.write(request);
       });
-    const listed = await list(md({ 'api-key': KEY }));
-    expect('services' in listed && listed.services).toEqual(expect.arrayContaining(['qdrant.Collections', 'qdrant.Points', 'qdrant.Snapshots', 'qdrant.Qdrant', 'grpc.health.v1.Health']));
-    const refused = await list(new grpc.Metadata());
-    expect('code' in refused && refused.code).toBe(grpc.status.UNAUTHENTICATED);
-    client.close();
+    };
+    for (const version of ['v1', 'v1alpha'] as const) {
+      const listed = await ask(version, md({ 'api-key': KEY }), { list_services: '*' });
+      expect('list_services_response' in listed && listed.list_services_response!.service.map((s) => s.name)).toEqual(
+        expect.arrayContaining(['qdrant.Collections', 'qdrant.Points', 'qdrant.Snapshots', 'qdrant.Qdrant', 'grpc.health.v1.Health']),
+      );
+      for (const symbol of ['qdrant.Points', 'qdrant.QueryPoints', 'grpc.health.v1.Health']) {
+        const described = await ask(version, md({ 'api-key': KEY }), { file_containing_symbol: symbol });
+        expect('file_descriptor_response' in described && described.file_descriptor_response!.file_descriptor_proto.length).toBeGreaterThan(0);
+      }
+      const refused = await ask(version, new grpc.Metadata(), { list_services: '*' });
+      expect('code' in refused && refused.code).toBe(grpc.status.UNAUTHENTICATED);
+    }
   });
 });
 
