@@ -13,6 +13,7 @@ import { runClusterPrimary } from './cluster-primary.js';
 import { compileRules } from '../access/compile-rules.js';
 import { createLogger, setLogLevel } from '../log/logger.js';
 import { ProxyMetrics } from '../ops/metrics.js';
+import { HEAP_GROWING_PERCENT, tuneHeap } from '../ops/heap-tuning.js';
 import { OpsServer } from '../ops/ops-server.js';
 import { ServingState } from '../ops/serving-state.js';
 import { ProxyServer } from '../server/proxy-server.js';
@@ -32,6 +33,7 @@ export async function serve(file: string | null): Promise<number> {
     return 1;
   }
   if (config.workers > 1 && cluster.isPrimary) return runClusterPrimary(config);
+  const heapTuned = tuneHeap();
   // Signals are taken over before anything starts: a SIGTERM during start-up must not kill the
   // process half-way (it stops it right after start-up instead); a SIGHUP then is moot.
   let earlyStop: string | null = null;
@@ -100,7 +102,7 @@ export async function serve(file: string | null): Promise<number> {
     }
     const opsPort = ops ? await ops.listen(config.metrics.host, config.metrics.port) : null;
     probe.start();
-    const ready = { host: config.service.host, port, tls: config.service.enable_tls, upstream: config.upstream.url, methods: api.methods.size, api: api.source, metrics_port: opsPort };
+    const ready = { host: config.service.host, port, tls: config.service.enable_tls, upstream: config.upstream.url, methods: api.methods.size, api: api.source, metrics_port: opsPort, heap_growing_percent: heapTuned ? HEAP_GROWING_PERCENT : 'set by the operator' };
     if (cluster.isWorker) {
       lifecycle.info({ ...ready, worker: cluster.worker?.id }, 'worker listening');
       process.send?.({ type: 'listening', port });

@@ -22,7 +22,8 @@ export interface RunningProxy {
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
 
-export async function startProxy(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<RunningProxy> {
+/** `nodeArgs`: flags for node itself, before the script (e.g. V8 flags). */
+export async function startProxy(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, nodeArgs: readonly string[] = []): Promise<RunningProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'qap-proxy-'));
   const configFile = join(dir, 'config.yaml');
   const withDefaults = {
@@ -33,7 +34,7 @@ export async function startProxy(config: Record<string, unknown>, env: NodeJS.Pr
     upstream: { health_check_interval_ms: 500, ...(config.upstream as object) },
   };
   writeFileSync(configFile, stringify(withDefaults));
-  const child = spawn(process.execPath, [PROXY_BIN, 'serve', '--config', configFile], {
+  const child = spawn(process.execPath, [...nodeArgs, PROXY_BIN, 'serve', '--config', configFile], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
