@@ -7,7 +7,7 @@ import type { SecureContextOptions } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { Metadata, status as Status, type ServerUnaryCall } from '@grpc/grpc-js';
 import type { ForwardHooks, Forwarder, UnaryReply } from './forward.js';
-import { clientResponseHeaders, upstreamRequestMetadata } from './outgoing-metadata.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from './outgoing-metadata.js';
 import { UPSTREAM_UNAVAILABLE, type ClientStatus } from './upstream-errors.js';
 import type { Logger } from '../log/logger.js';
 
@@ -54,22 +54,23 @@ export class H2Forwarder implements Forwarder {
   }
 
   unary(path: string, request: Buffer, incoming: Metadata, parent: ServerUnaryCall<Buffer, Buffer>, hooks: ForwardHooks): Promise<UnaryReply> {
-    return this.call(path, request, upstreamRequestMetadata(incoming, this.options.upstreamApiKey), deadlineOf(parent, this.options.maxCallTimeoutMs), parent, hooks, null);
+    return this.call(path, request, upstreamRequestHeaders(incoming, this.options.upstreamApiKey), deadlineOf(parent, this.options.maxCallTimeoutMs), parent, hooks, null);
   }
 
   async serverStream(path: string, request: Buffer, out: grpc.ServerWritableStream<Buffer, Buffer>, hooks: ForwardHooks): Promise<ClientStatus> {
-    const reply = await this.call(path, request, upstreamRequestMetadata(out.metadata, this.options.upstreamApiKey), deadlineOf(out, this.options.maxCallTimeoutMs), out, hooks, out);
+    const reply = await this.call(path, request, upstreamRequestHeaders(out.metadata, this.options.upstreamApiKey), deadlineOf(out, this.options.maxCallTimeoutMs), out, hooks, out);
     return reply.status;
   }
 
   ownCall(path: string, request: Buffer, timeoutMs: number): Promise<UnaryReply> {
-    return this.call(path, request, upstreamRequestMetadata(new Metadata(), this.options.upstreamApiKey), Date.now() + timeoutMs, null, { onHeaders: () => undefined }, null);
+    return this.call(path, request, upstreamRequestHeaders(new Metadata(), this.options.upstreamApiKey), Date.now() + timeoutMs, null, { onHeaders: () => undefined }, null);
   }
 
   private call(
     path: string,
     request: Buffer,
-    metadata: Metadata,
+    /** The forwarded metadata (upstreamRequestHeaders); the pseudo and gRPC headers are added here. */
+    headers: OutgoingHttpHeaders,
     deadline: number,
     parent: Parent | null,
     hooks: ForwardHooks,
@@ -95,17 +96,14 @@ export class H2Forwarder implements Forwarder {
       if (!session) return finish(local(Status.UNAVAILABLE, UPSTREAM_UNAVAILABLE, 'upstream in connect backoff'));
       const remaining = deadline - Date.now();
       if (remaining <= 0) return finish(local(Status.DEADLINE_EXCEEDED, 'Deadline exceeded'));
-      const headers: OutgoingHttpHeaders = {
-        ...metadata.toHttp2Headers(),
-        [h2.HTTP2_HEADER_METHOD]: 'POST',
-        [h2.HTTP2_HEADER_PATH]: path,
-        [h2.HTTP2_HEADER_AUTHORITY]: this.authority,
-        [h2.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
-        [h2.HTTP2_HEADER_TE]: 'trailers',
-        'grpc-accept-encoding': 'identity',
-        'user-agent': 'qdrant-auth-proxy',
-        ...(Number.isFinite(deadline) ? { 'grpc-timeout': `${Math.max(1, Math.ceil(remaining))}m` } : {}),
-      };
+      headers[h2.HTTP2_HEADER_METHOD] = 'POST';
+      headers[h2.HTTP2_HEADER_PATH] = path;
+      headers[h2.HTTP2_HEADER_AUTHORITY] = this.authority;
+      headers[h2.HTTP2_HEADER_CONTENT_TYPE] = 'application/grpc';
+      headers[h2.HTTP2_HEADER_TE] = 'trailers';
+      headers['grpc-accept-encoding'] = 'identity';
+      headers['user-agent'] = 'qdrant-auth-proxy';
+      if (Number.isFinite(deadline)) headers['grpc-timeout'] = `${Math.max(1, Math.ceil(remaining))}m`;
       try {
         stream = session.request(headers, { endStream: false });
       } catch (err) {
@@ -166,6 +164,8 @@ export class H2Forwarder implements Forwarder {
         const detail = `upstream stream closed (HTTP/2 code ${code}) before its status${responseHeaders ? '' : ', before any response'}${streamError}`;
         finish(RETRYABLE_RST.has(code) || !responseHeaders ? local(Status.UNAVAILABLE, UPSTREAM_UNAVAILABLE, detail) : local(Status.INTERNAL, 'upstream stream reset', detail));
       });
+      // Corked: the prefix and the message leave in one write.
+      stream.cork();
       stream.write(frameHeader(request.length));
       stream.end(request);
     });

@@ -1,5 +1,6 @@
 // What crosses the hop: request metadata minus client credentials and hop-by-hop headers, plus the
 // proxy's own upstream credential; response headers minus what the proxy's server sets itself.
+import type { OutgoingHttpHeaders } from 'node:http2';
 import { Metadata } from '@grpc/grpc-js';
 
 /** Client credentials: never forwarded (the upstream only ever sees `upstream.api_key`). */
@@ -14,6 +15,15 @@ export function upstreamRequestMetadata(incoming: Metadata, upstreamApiKey: stri
   for (const key of HOP_BY_HOP) out.remove(key);
   if (upstreamApiKey !== null) out.set('api-key', upstreamApiKey);
   return out;
+}
+
+/** The same, as HTTP/2 headers for the http2 transport (no Metadata copy: toHttp2Headers is a new object). */
+export function upstreamRequestHeaders(incoming: Metadata, upstreamApiKey: string | null): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = incoming.toHttp2Headers();
+  for (const key of CREDENTIAL_KEYS) delete headers[key];
+  for (const key of HOP_BY_HOP) delete headers[key];
+  if (upstreamApiKey !== null) headers['api-key'] = upstreamApiKey;
+  return headers;
 }
 
 /** Removes them in place: pass a copy when the caller's metadata must stay as it is. */
