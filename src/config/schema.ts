@@ -85,6 +85,8 @@ export const configSchema = z.strictObject({
       health_check_interval_ms: int(100, 3600 * 1000).default(5_000),
       // How the proxy talks to Qdrant: node:http2 carrying gRPC frames, or grpc-js's client (BENCHMARKS.md).
       transport: z.enum(['http2', 'grpc-js']).default('http2'),
+      // HTTP/2 connections the http2 transport spreads calls over (BENCHMARKS.md); grpc-js uses one.
+      connections: int(1, 64).default(1),
     })
     .prefault({}),
   api: z

@@ -21,6 +21,8 @@ export interface RecordedCall {
   path: string;
   metadata: grpc.Metadata;
   request: Buffer;
+  /** The caller's address and port: one per connection. */
+  peer: string;
 }
 
 export interface Standin {
@@ -86,8 +88,8 @@ function register(server: grpc.Server, method: ApiMethod, ctx: Context): void {
   // Qdrant has no client-streaming or bidi methods; none are registered.
 }
 
-function record(ctx: Context, path: string, call: { metadata: grpc.Metadata; request: Buffer }): void {
-  ctx.calls.push({ path, metadata: call.metadata, request: call.request });
+function record(ctx: Context, path: string, call: { metadata: grpc.Metadata; request: Buffer; getPeer(): string }): void {
+  ctx.calls.push({ path, metadata: call.metadata, request: call.request, peer: call.getPeer() });
 }
 
 function unaryHandler(method: ApiMethod, ctx: Context): grpc.handleUnaryCall<Buffer, Buffer> {

@@ -20,6 +20,8 @@ export interface H2Options {
   readonly maxCallTimeoutMs: number;
   readonly keepaliveTimeMs: number;
   readonly keepaliveTimeoutMs: number;
+  /** HTTP/2 connections to the upstream; calls are spread over them in turn. */
+  readonly connections: number;
   /** TLS material; called for every new connection, so reloaded certificates apply to new sessions. */
   readonly tls: (() => SecureContextOptions) | null;
   readonly logger: Logger;
@@ -30,27 +32,25 @@ type Parent = { getDeadline(): grpc.Deadline; readonly cancelled: boolean; once(
 const RETRYABLE_RST = new Set([h2.NGHTTP2_REFUSED_STREAM]);
 
 export class H2Forwarder implements Forwarder {
-  private session: ClientHttp2Session | null = null;
-  private backoffUntil = 0;
-  private backoffMs = 0;
+  private readonly connections: UpstreamConnection[];
+  private turn = 0;
   private pinger: NodeJS.Timeout | null = null;
   private readonly authority: string;
 
   constructor(private readonly options: H2Options) {
     const url = new URL(options.url);
     this.authority = options.serverName ? `${options.serverName}:${url.port || (url.protocol === 'https:' ? 443 : 80)}` : url.host;
+    this.connections = Array.from({ length: Math.max(1, options.connections) }, () => new UpstreamConnection(options));
   }
 
-  /** New connections from now on use fresh TLS material; calls in flight finish on the old one. */
+  /** New connections from now on use fresh TLS material; calls in flight finish on the old ones. */
   reconnect(): void {
-    this.session?.close();
-    this.session = null;
+    for (const connection of this.connections) connection.drop();
   }
 
   close(): void {
     if (this.pinger) clearInterval(this.pinger);
-    this.session?.close();
-    this.session = null;
+    this.reconnect();
   }
 
   unary(path: string, request: Buffer, incoming: Metadata, parent: ServerUnaryCall<Buffer, Buffer>, hooks: ForwardHooks): Promise<UnaryReply> {
@@ -171,9 +171,44 @@ export class H2Forwarder implements Forwarder {
     });
   }
 
-  /** The shared session, connecting when there is none; null while connecting keeps failing. */
+  /** The next connection's session in turn (connecting when needed); null while every one is in connect backoff. */
   private currentSession(): ClientHttp2Session | null {
-    if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
+    for (let i = 0; i < this.connections.length; i++) {
+      const connection = this.connections[this.turn];
+      this.turn = (this.turn + 1) % this.connections.length;
+      const session = connection!.session();
+      if (session) {
+        this.startKeepalive();
+        return session;
+      }
+    }
+    return null;
+  }
+
+  private dropSession(session: ClientHttp2Session): void {
+    for (const connection of this.connections) connection.forget(session);
+    if (!session.destroyed) session.close();
+  }
+
+  private startKeepalive(): void {
+    if (this.pinger || this.options.keepaliveTimeMs <= 0) return;
+    this.pinger = setInterval(() => {
+      for (const connection of this.connections) connection.ping(this.options.keepaliveTimeoutMs);
+    }, this.options.keepaliveTimeMs).unref();
+  }
+}
+
+/** One HTTP/2 connection to the upstream: connected on demand, replaced when it breaks. */
+class UpstreamConnection {
+  private current: ClientHttp2Session | null = null;
+  private backoffUntil = 0;
+  private backoffMs = 0;
+
+  constructor(private readonly options: H2Options) {}
+
+  /** The live session, connecting when there is none; null while connecting keeps failing. */
+  session(): ClientHttp2Session | null {
+    if (this.current && !this.current.closed && !this.current.destroyed) return this.current;
     if (Date.now() < this.backoffUntil) return null;
     const tls = this.options.tls?.() ?? null;
     const session = connect(this.options.url, {
@@ -194,37 +229,43 @@ export class H2Forwarder implements Forwarder {
     session.on('error', (err: Error) => this.options.logger.warn({ err: err.message, connected }, 'upstream connection error'));
     session.on('goaway', (code: number) => (code === h2.NGHTTP2_NO_ERROR ? this.options.logger.info({ code }, 'upstream sent GOAWAY') : this.options.logger.warn({ code }, 'upstream sent GOAWAY')));
     const lost = () => {
-      if (!connected && this.session === session) {
+      if (!connected && this.current === session) {
         this.backoffMs = Math.min(5000, this.backoffMs === 0 ? 250 : this.backoffMs * 2);
         this.backoffUntil = Date.now() + this.backoffMs;
       }
-      this.dropSession(session);
+      this.forget(session);
+      if (!session.destroyed) session.close();
     };
     session.on('error', lost);
     session.on('close', lost);
-    session.on('goaway', () => this.dropSession(session));
+    session.on('goaway', () => {
+      this.forget(session);
+      session.close();
+    });
     session.unref();
-    this.session = session;
-    this.startKeepalive();
+    this.current = session;
     return session;
   }
 
-  private dropSession(session: ClientHttp2Session): void {
-    if (this.session === session) this.session = null;
-    if (!session.destroyed) session.close();
+  /** Closes the session: new calls get a new one; calls in flight on it finish. */
+  drop(): void {
+    this.current?.close();
+    this.current = null;
   }
 
-  private startKeepalive(): void {
-    if (this.pinger || this.options.keepaliveTimeMs <= 0) return;
-    this.pinger = setInterval(() => {
-      const session = this.session;
-      if (!session || session.connecting) return;
-      const timer = setTimeout(() => session.destroy(), this.options.keepaliveTimeoutMs).unref();
-      session.ping((err) => {
-        clearTimeout(timer);
-        if (err) session.destroy();
-      });
-    }, this.options.keepaliveTimeMs).unref();
+  /** The session is gone: the next call connects again. */
+  forget(session: ClientHttp2Session): void {
+    if (this.current === session) this.current = null;
+  }
+
+  ping(timeoutMs: number): void {
+    const session = this.current;
+    if (!session || session.connecting) return;
+    const timer = setTimeout(() => session.destroy(), timeoutMs).unref();
+    session.ping((err) => {
+      clearTimeout(timer);
+      if (err) session.destroy();
+    });
   }
 }
 

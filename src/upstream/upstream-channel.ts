@@ -41,6 +41,7 @@ export function createUpstream(config: Readonly<Config>, logger: Logger): Upstre
       maxCallTimeoutMs: limits.max_call_timeout_ms,
       keepaliveTimeMs: upstream.keepalive_time_ms,
       keepaliveTimeoutMs: upstream.keepalive_timeout_ms,
+      connections: upstream.connections,
       tls: certificates ? () => certificates.secureContextOptions() : null,
       logger,
     });

@@ -58,7 +58,7 @@ export async function startStack(config: Record<string, unknown> = {}, env: Node
     async stop() {
       client.close();
       await proxy.stop();
-      await standin.close();
+      await this.standin.close(); // a test may have replaced the stand-in (restarting the upstream)
     },
   };
 }
