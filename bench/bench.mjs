@@ -30,6 +30,7 @@ const ROWS = {
   nginx: { label: 'nginx grpc_pass, no auth', serves: 'nginx' },
   proxy: { label: 'proxy, no auth, transport http2', serves: 'proxy' },
   grpcjs: { label: 'proxy, no auth, transport grpc-js', serves: 'proxy' },
+  pool: { label: 'proxy, no auth, http2, 4 upstream connections', serves: 'proxy' },
   apikey: { label: 'proxy, api-key', serves: 'proxy' },
   jwt: { label: 'proxy, JWT (collection rw)', serves: 'proxy' },
   value_exists: { label: 'proxy, JWT + value_exists (warm)', serves: 'proxy' },
@@ -478,6 +479,24 @@ function report(dir) {
         `(${fmt(h.cpuPer1k, 3)} vs ${fmt(g.cpuPer1k, 3)} s/1k calls) and ${ratio(h.rps, g.rps)} the calls/s (http2 / grpc-js).`);
     }
     summary.transport = transportVerdict;
+  }
+
+  // One upstream connection (the default) vs a pool of 4.
+  const poolRows = [];
+  for (const t of tables.filter((x) => x.byRow.proxy && x.byRow.pool && !x.table.startsWith('max-'))) {
+    const one = t.byRow.proxy;
+    const four = t.byRow.pool;
+    poolRows.push([
+      `${t.call.replace('qdrant.', '')}${t.rps ? ` @ ${t.rps}/s` : ', full load'}`,
+      `${fmt(one.rps, 0)} / ${fmt(four.rps, 0)} = ${ratio(one.rps, four.rps)}`,
+      `${fmt(one.cpuPer1k, 3)} / ${fmt(four.cpuPer1k, 3)} = ${ratio(one.cpuPer1k, four.cpuPer1k)}`,
+      `${fmt(one.p99, 2)} / ${fmt(four.p99, 2)}`,
+    ]);
+  }
+  if (poolRows.length) {
+    o.line();
+    o.heading(3, 'Upstream connections (http2 transport): 1 (default) vs 4 (`upstream.connections: 4`)');
+    o.table(['call', 'calls/s 1 / 4', 'proxy CPU s/1k 1 / 4', 'p99 ms 1 / 4'], poolRows);
   }
 
   // TLS on the listener.

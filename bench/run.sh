@@ -5,6 +5,7 @@
 #   nginx         ghz -> nginx grpc_pass (h2c) -> upstream (mTLS), no auth: the reference proxy
 #   proxy         ghz -> qdrant-auth-proxy (plaintext) -> upstream (mTLS), no keys, upstream.transport http2
 #   grpcjs        the same with upstream.transport grpc-js
+#   pool          the same with upstream.transport http2 and upstream.connections 4
 #   apikey, jwt, value_exists   a proxy with an API key and jwt_rbac, with each credential
 #   tls, mtls     a proxy without keys whose listener speaks TLS / requires client certificates
 # Tables (bench/README.md explains each): "calls" (Search, Upsert, List at full load), "count" (the
@@ -296,6 +297,8 @@ add_row proxy "$PROXY_PID" "$PROXY_PORT" --insecure
 if has_section transport; then
   start_proxy grpcjs "" grpc-js ""
   add_row grpcjs "$PROXY_PID" "$PROXY_PORT" --insecure
+  start_proxy pool "" "http2, connections: 4" ""
+  add_row pool "$PROXY_PID" "$PROXY_PORT" --insecure
 fi
 
 # The auth proxy's API key is random per run and reaches it only through the environment: it is in
@@ -561,12 +564,12 @@ START_S="$(date +%s)"
 if has_section calls; then
   for name in $CALLS; do
     read -r method datafile <<<"$(call_of "$name")"
-    matrix "calls-$name" "$method" "$datafile" "$CALLS_ROUNDS" "$CALLS_DURATION" "$CALLS_WARMUP" 0 direct nginx proxy grpcjs jwt
+    matrix "calls-$name" "$method" "$datafile" "$CALLS_ROUNDS" "$CALLS_DURATION" "$CALLS_WARMUP" 0 direct nginx proxy grpcjs pool jwt
   done
 fi
 if ((COUNT_TABLE)); then
   matrix count "$COUNT_CALL" "$TMP/count.json" "$COUNT_ROUNDS" "$COUNT_DURATION" "$COUNT_WARMUP" 0 \
-    direct nginx proxy grpcjs apikey jwt value_exists tls mtls
+    direct nginx proxy grpcjs pool apikey jwt value_exists tls mtls
 fi
 if has_section rate; then
   if [[ -n "${BENCH_RATE_COUNT:-}" ]]; then RATE_COUNT="$BENCH_RATE_COUNT"; else rate_for count count; RATE_COUNT="$RATE"; fi

@@ -20,16 +20,20 @@ export interface AuditFileOptions {
   readonly onError: (err: Error) => void;
 }
 
+const PERIOD_MS = { daily: 24 * 3600 * 1000, hourly: 3600 * 1000 } as const;
+
 export class RotatingAuditFile {
-  private current: { name: string; stream: Destination } | null = null;
+  /** The open file and the UTC period [from, until) its name stands for. */
+  private current: { name: string; stream: Destination; from: number; until: number } | null = null;
 
   constructor(private readonly options: AuditFileOptions) {
     mkdirSync(options.dir, { recursive: true });
   }
 
   write(line: string): void {
-    const name = fileName(this.options.now(), this.options.rotation);
-    if (this.current?.name !== name) this.open(name);
+    const now = this.options.now();
+    // The name is formatted only when the period changes (or the clock steps back), not per record.
+    if (!this.current || now >= this.current.until || now < this.current.from) this.open(now);
     this.current?.stream.write(line);
   }
 
@@ -41,8 +45,11 @@ export class RotatingAuditFile {
     return endStream(current.stream);
   }
 
-  private open(name: string): void {
+  private open(now: number): void {
     const previous = this.current;
+    const name = fileName(now, this.options.rotation);
+    const period = PERIOD_MS[this.options.rotation];
+    const from = Math.floor(now / period) * period; // UTC: epoch ms have no leap seconds
     try {
       // Opened here, not by SonicBoom (which opens asynchronously): pruning must see every file,
       // and a late open must never recreate a file that was just pruned.
@@ -51,7 +58,7 @@ export class RotatingAuditFile {
       const stream = pino.destination({ dest: fd, sync: false, maxLength: MAX_BUFFERED_BYTES });
       stream.on('error', (err: Error) => this.options.onError(err));
       stream.on('drop', () => this.options.onError(new Error('audit writes are not keeping up; records dropped')));
-      this.current = { name, stream };
+      this.current = { name, stream, from, until: from + period };
     } catch (err) {
       this.current = null;
       this.options.onError(err as Error);

@@ -10,6 +10,7 @@
 import type { PeerCertificate } from 'node:tls';
 import type { Metadata } from '@grpc/grpc-js';
 import { ALLOW, authorize, type Decision } from '../access/authorize.js';
+import type { CompiledRule } from '../access/compile-rules.js';
 import { filterReply } from '../access/filter-reply.js';
 import { NO_AUTH_PRINCIPAL, type Principal } from '../auth/principal.js';
 import type { Engine } from '../engine.js';
@@ -27,9 +28,11 @@ export interface Progress {
 
 type CallerContext = { readonly metadata: Metadata; getAuthContext(): { sslPeerCertificate?: PeerCertificate } };
 
-/** Stages 1-4. Resolves when the call may go upstream; rejects with a ProxyError otherwise. */
-export async function admit(engine: Engine, path: string, call: CallerContext, request: Uint8Array, progress: Progress): Promise<Admitted> {
-  const rule = engine.rules.get(path);
+/**
+ * Stages 1-4 for a call whose access-table row is `rule` (engine.rules.get(path), looked up once per
+ * call by the caller). Resolves when the call may go upstream; rejects with a ProxyError otherwise.
+ */
+export async function admit(engine: Engine, rule: CompiledRule | undefined, call: CallerContext, request: Uint8Array, progress: Progress): Promise<Admitted> {
   if (rule?.need.scope === 'none') return { principal: NO_AUTH_PRINCIPAL, decision: ALLOW };
   const principal = await identify(engine, call, progress);
   if (!engine.auth.enabled) return { principal, decision: ALLOW };

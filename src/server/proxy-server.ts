@@ -55,6 +55,8 @@ const SERVED_LOCALLY = new Set(['/grpc.health.v1.Health/Check']);
 /** What the audit record needs to know about a call, filled in as the call proceeds. */
 interface CallState extends Progress {
   readonly path: string;
+  /** The method's access-table row (the same in every engine: rules are compiled once per process). */
+  readonly rule: CompiledRule | undefined;
   readonly started: number;
   readonly engine: Engine;
   readonly request: Buffer;
@@ -68,6 +70,7 @@ interface CallState extends Progress {
 
 const newState = (path: string, engine: Engine, call: { readonly request: Buffer; getPeer(): string }, audited: boolean): CallState => ({
   path,
+  rule: engine.rules.get(path),
   started: performance.now(),
   engine,
   request: call.request,
@@ -180,7 +183,7 @@ export class ProxyServer {
 
   /** Stages 1-5 (src/chain/call-pipeline.ts) for one call; null when the client left before forwarding. */
   private async admitAndForward<T>(state: CallState, call: grpc.ServerUnaryCall<Buffer, Buffer> | grpc.ServerWritableStream<Buffer, Buffer>, forward: () => Promise<T>): Promise<T | null> {
-    state.admitted = await admit(state.engine, state.path, call, call.request, state);
+    state.admitted = await admit(state.engine, state.rule, call, call.request, state);
     if (call.cancelled) return null;
     state.upstreamStarted = performance.now();
     try {
@@ -238,8 +241,7 @@ export class ProxyServer {
 
   /** Metrics for every call; one audit record per decision (health checks need none). */
   private audit(state: CallState, call: AuditedCall, finalCode: Status, details?: string, err?: unknown): void {
-    const rule = state.engine.rules.get(state.path);
-    const { admitted } = state;
+    const { admitted, rule } = state;
     // grpc-js reports a call whose deadline passed as cancelled; record what the client was told.
     const code = finalCode === Status.CANCELLED && deadlinePassed(call) ? Status.DEADLINE_EXCEEDED : finalCode;
     const totalMs = performance.now() - state.started;
