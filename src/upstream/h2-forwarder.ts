@@ -34,13 +34,17 @@ const RETRYABLE_RST = new Set([h2.NGHTTP2_REFUSED_STREAM]);
 export class H2Forwarder implements Forwarder {
   private readonly connections: UpstreamConnection[];
   private turn = 0;
-  private pinger: NodeJS.Timeout | null = null;
+  private readonly pinger: NodeJS.Timeout | null;
   private readonly authority: string;
 
   constructor(private readonly options: H2Options) {
     const url = new URL(options.url);
     this.authority = options.serverName ? `${options.serverName}:${url.port || (url.protocol === 'https:' ? 443 : 80)}` : url.host;
     this.connections = Array.from({ length: Math.max(1, options.connections) }, () => new UpstreamConnection(options));
+    const pingAll = () => {
+      for (const connection of this.connections) connection.ping(options.keepaliveTimeoutMs);
+    };
+    this.pinger = options.keepaliveTimeMs > 0 ? setInterval(pingAll, options.keepaliveTimeMs).unref() : null;
   }
 
   /** New connections from now on use fresh TLS material; calls in flight finish on the old ones. */
@@ -174,13 +178,9 @@ export class H2Forwarder implements Forwarder {
   /** The next connection's session in turn (connecting when needed); null while every one is in connect backoff. */
   private currentSession(): ClientHttp2Session | null {
     for (let i = 0; i < this.connections.length; i++) {
-      const connection = this.connections[this.turn];
+      const session = this.connections[this.turn]!.session();
       this.turn = (this.turn + 1) % this.connections.length;
-      const session = connection!.session();
-      if (session) {
-        this.startKeepalive();
-        return session;
-      }
+      if (session) return session;
     }
     return null;
   }
@@ -188,13 +188,6 @@ export class H2Forwarder implements Forwarder {
   private dropSession(session: ClientHttp2Session): void {
     for (const connection of this.connections) connection.forget(session);
     if (!session.destroyed) session.close();
-  }
-
-  private startKeepalive(): void {
-    if (this.pinger || this.options.keepaliveTimeMs <= 0) return;
-    this.pinger = setInterval(() => {
-      for (const connection of this.connections) connection.ping(this.options.keepaliveTimeoutMs);
-    }, this.options.keepaliveTimeMs).unref();
   }
 }
 
