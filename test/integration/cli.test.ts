@@ -144,7 +144,7 @@ describe('api.proto_dir', () => {
     const { startProxy } = await import('../helpers/start-proxy.js');
     const listening = (p: { output: string[] }) => JSON.parse(p.output.find((l) => l.includes('"listening"'))!) as { heap_growing_percent: unknown };
     const tuned = await startProxy({});
-    expect(listening(tuned).heap_growing_percent).toBe(300);
+    expect(listening(tuned).heap_growing_percent).toBe(200);
     expect(await tuned.stop()).toBe(0);
     const operator = await startProxy({}, {}, ['--heap_growing_percent=150']);
     expect(listening(operator).heap_growing_percent).toBe('set by the operator');

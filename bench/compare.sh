@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# A/B comparison of proxy variants in ONE script run: the same stand-in upstream (mutual TLS), ghz
+# against each variant in interleaved rounds, each variant's CPU per call (from /proc) and peak RSS.
+# For questions `make bench` does not ask: "does this build / node flag / config change help?".
+#
+#   bash bench/compare.sh NAME=DIST_DIR [NAME=DIST_DIR ...]
+#
+# DIST_DIR is a built dist/ (copy one aside before rebuilding: `cp -r dist .ab-before`; the copy must
+# live inside the project so it finds node_modules). Per variant, optional environment:
+#   NODE_FLAGS_<NAME>   flags for node itself, e.g. NODE_FLAGS_b="--max-semi-space-size=4"
+#   UPSTREAM_<NAME>     extra upstream keys (YAML flow), e.g. UPSTREAM_b="connections: 4"
+# Knobs: CALL [count] (count | upsert | search | list), ROUNDS [3], DURATION [5s], RPS [0 = full
+# load], CONCURRENCY [32], CONNECTIONS [4]. Needs `npm run build` and ghz (installed by `make bench`).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+GHZ=.tools/bin/ghz
+CERTS=certs/out
+PROTOSET=proto/qdrant-api.binpb
+CALL="${CALL:-count}" ROUNDS="${ROUNDS:-3}" DURATION="${DURATION:-5s}" RPS="${RPS:-0}"
+CONCURRENCY="${CONCURRENCY:-32}" CONNECTIONS="${CONNECTIONS:-4}"
+(($# > 0)) || { sed -n '2,14p' "$0"; exit 2; }
+[[ -x "$GHZ" ]] || { echo "compare: $GHZ missing: run \`make bench\` once (it installs ghz)" >&2; exit 1; }
+[[ -f dist/standin/main.js && -f "$PROTOSET" ]] || { echo "compare: run \`npm run build\` first" >&2; exit 1; }
+case "$CALL" in
+  count) METHOD=qdrant.Points/Count DATA=count.json ;;
+  upsert) METHOD=qdrant.Points/Upsert DATA=upsert.json ;;
+  search) METHOD=qdrant.Points/Search DATA=search.json ;;
+  list) METHOD=qdrant.Collections/List DATA=list.json ;;
+  *) echo "compare: CALL must be count, upsert, search or list" >&2; exit 2 ;;
+esac
+
+TMP="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+certs/gen-certs.sh "$CERTS" >/dev/null
+node bench/bench.mjs data "$TMP" >/dev/null
+
+# listening_port PID LOG: the port PID reports in LOG once it listens (fails if PID exits first).
+listening_port() {
+  local pid="$1" log="$2"
+  for _ in $(seq 300); do
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; return 1; }
+    node bench/bench.mjs port "$pid" "$log" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+node dist/standin/main.js --port 0 --tls-cert "$CERTS/upstream.pem" --tls-key "$CERTS/upstream-key.pem" --tls-ca "$CERTS/ca.pem" >"$TMP/upstream.log" 2>&1 &
+UPSTREAM_PORT="$(listening_port $! "$TMP/upstream.log")"
+DIRECT=(--cacert "$CERTS/ca.pem" --cert "$CERTS/proxy-client.pem" --key "$CERTS/proxy-client-key.pem" --cname localhost)
+"$GHZ" --protoset "$PROTOSET" --call qdrant.Collections/Create "${DIRECT[@]}" --data-file "$TMP/create.json" -n 1 -c 1 "127.0.0.1:$UPSTREAM_PORT" >/dev/null
+"$GHZ" --protoset "$PROTOSET" --call qdrant.Points/Upsert "${DIRECT[@]}" --data-file "$TMP/upsert.json" -n 10 -c 1 "127.0.0.1:$UPSTREAM_PORT" >/dev/null
+
+declare -A PID PORT
+NAMES=()
+for spec in "$@"; do
+  name="${spec%%=*}" dist="${spec#*=}"
+  [[ -f "$dist/cli/main.js" ]] || { echo "compare: $dist/cli/main.js missing" >&2; exit 2; }
+  flags_var="NODE_FLAGS_$name" upstream_var="UPSTREAM_$name"
+  extra="${!upstream_var:-}"
+  cat >"$TMP/$name.yaml" <<EOF
+log_level: INFO
+service: { host: 127.0.0.1, grpc_port: 0 }
+upstream: { url: "https://127.0.0.1:$UPSTREAM_PORT", ca_cert: $CERTS/ca.pem, cert: $CERTS/proxy-client.pem, key: $CERTS/proxy-client-key.pem, server_name: localhost${extra:+, $extra} }
+metrics: { port: 0 }
+EOF
+  read -ra flags <<<"${!flags_var:-}"
+  node "${flags[@]}" "$dist/cli/main.js" serve --config "$TMP/$name.yaml" >"$TMP/$name.log" 2>&1 &
+  PID[$name]=$!
+  PORT[$name]="$(listening_port "${PID[$name]}" "$TMP/$name.log")"
+  NAMES+=("$name")
+  echo "$name: $dist ${!flags_var:-} ${extra:+(upstream: $extra)} idle RSS $(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/${PID[$name]}/status") MB"
+done
+
+load=(--protoset "$PROTOSET" --call "$METHOD" --insecure --data-file "$TMP/$DATA" -c "$CONCURRENCY" --connections "$CONNECTIONS")
+((RPS > 0)) && load+=(--rps "$RPS")
+for name in "${NAMES[@]}"; do "$GHZ" "${load[@]}" -z 2s "127.0.0.1:${PORT[$name]}" >/dev/null; done # warm-up
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+CLK="$(getconf CLK_TCK)"
+rate="full load"
+((RPS > 0)) && rate="$RPS calls/s"
+echo "$METHOD, $rate, $ROUNDS interleaved rounds of $DURATION (ghz -c $CONCURRENCY --connections $CONNECTIONS)"
+for round in $(seq "$ROUNDS"); do
+  for name in "${NAMES[@]}"; do
+    before="$(ticks "${PID[$name]}")"
+    "$GHZ" "${load[@]}" -z "$DURATION" --format json "127.0.0.1:${PORT[$name]}" >"$TMP/$name.json"
+    used=$(($(ticks "${PID[$name]}") - before))
+    node -e '
+      const [file, name, round, ticks, clk, hwm] = process.argv.slice(1);
+      const r = JSON.parse(require("node:fs").readFileSync(file, "utf8"));
+      const ok = r.statusCodeDistribution?.OK ?? 0;
+      const p = Object.fromEntries((r.latencyDistribution ?? []).map((x) => [x.percentage, x.latency / 1e6]));
+      const cpu = ok ? ((ticks / clk) * 1000) / ok : NaN;
+      console.log(`${name.padEnd(12)} round ${round}  ${(ok / (r.total / 1e9)).toFixed(0).padStart(6)} calls/s  ${cpu.toFixed(3)} ms CPU/call  p50 ${p[50]?.toFixed(2)} p99 ${p[99]?.toFixed(2)} ms  not OK ${r.count - ok}  peak RSS ${hwm} MB`);
+    ' "$TMP/$name.json" "$name" "$round" "$used" "$CLK" "$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/${PID[$name]}/status")"
+  done
+done
+echo "(not OK: calls cut off when a timed run ends, or failed; CPU includes V8's background threads)"
