@@ -442,19 +442,23 @@ function report(dir) {
     'peak RSS: VmHWM during the row (reset before each run; nginx: its workers summed). other load cores: CPU used by processes other ' +
     'than ghz, the upstream, nginx and the proxies during the row (about 0 on a quiet machine).');
 
+  // One row per table that has both rows: calls/s (full load only), CPU, p99 and RSS as "a / b = ratio".
+  const pairRows = (a, b) =>
+    tables
+      .filter((x) => x.byRow[a] && x.byRow[b] && !x.table.startsWith('max-'))
+      .map((t) => {
+        const [x, y] = [t.byRow[a], t.byRow[b]];
+        return [
+          `${t.call.replace('qdrant.', '')}${t.rps ? ` @ ${t.rps}/s` : ', full load'}`,
+          t.rps ? '' : `${fmt(x.rps, 0)} / ${fmt(y.rps, 0)} = ${ratio(x.rps, y.rps)}`,
+          `${fmt(x.cpuPer1k, 3)} / ${fmt(y.cpuPer1k, 3)} = ${ratio(x.cpuPer1k, y.cpuPer1k)}`,
+          `${fmt(x.p99, 2)} / ${fmt(y.p99, 2)}`,
+          `${fmt(x.rssMb, 0)} / ${fmt(y.rssMb, 0)}`,
+        ];
+      });
+
   // Transport: http2 vs grpc-js.
-  const transportRows = [];
-  for (const t of tables.filter((x) => x.byRow.proxy && x.byRow.grpcjs && !x.table.startsWith('max-'))) {
-    const h = t.byRow.proxy;
-    const g = t.byRow.grpcjs;
-    transportRows.push([
-      `${t.call.replace('qdrant.', '')}${t.rps ? ` @ ${t.rps}/s` : ', full load'}`,
-      t.rps ? '' : `${fmt(h.rps, 0)} / ${fmt(g.rps, 0)} = ${ratio(h.rps, g.rps)}`,
-      `${fmt(h.cpuPer1k, 3)} / ${fmt(g.cpuPer1k, 3)} = ${ratio(h.cpuPer1k, g.cpuPer1k)}`,
-      `${fmt(h.p99, 2)} / ${fmt(g.p99, 2)}`,
-      `${fmt(h.rssMb, 0)} / ${fmt(g.rssMb, 0)}`,
-    ]);
-  }
+  const transportRows = pairRows('proxy', 'grpcjs');
   let transportVerdict = null;
   if (transportRows.length) {
     const c = get('count');
@@ -482,21 +486,11 @@ function report(dir) {
   }
 
   // One upstream connection (the default) vs a pool of 4.
-  const poolRows = [];
-  for (const t of tables.filter((x) => x.byRow.proxy && x.byRow.pool && !x.table.startsWith('max-'))) {
-    const one = t.byRow.proxy;
-    const four = t.byRow.pool;
-    poolRows.push([
-      `${t.call.replace('qdrant.', '')}${t.rps ? ` @ ${t.rps}/s` : ', full load'}`,
-      `${fmt(one.rps, 0)} / ${fmt(four.rps, 0)} = ${ratio(one.rps, four.rps)}`,
-      `${fmt(one.cpuPer1k, 3)} / ${fmt(four.cpuPer1k, 3)} = ${ratio(one.cpuPer1k, four.cpuPer1k)}`,
-      `${fmt(one.p99, 2)} / ${fmt(four.p99, 2)}`,
-    ]);
-  }
+  const poolRows = pairRows('proxy', 'pool');
   if (poolRows.length) {
     o.line();
     o.heading(3, 'Upstream connections (http2 transport): 1 (default) vs 4 (`upstream.connections: 4`)');
-    o.table(['call', 'calls/s 1 / 4', 'proxy CPU s/1k 1 / 4', 'p99 ms 1 / 4'], poolRows);
+    o.table(['call', 'calls/s 1 / 4', 'proxy CPU s/1k 1 / 4', 'p99 ms 1 / 4', 'peak RSS MB 1 / 4'], poolRows);
   }
 
   // TLS on the listener.
