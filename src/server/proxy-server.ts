@@ -113,7 +113,7 @@ export class ProxyServer {
             callback(null, { status: deps.state.serving ? 'SERVING' : 'NOT_SERVING' }),
         }),
     });
-    addReflection(this.server, deps.api.packageDefinition, (call) => this.admitReflection(call));
+    addReflection(this.server, deps.api.packageDefinition, (call) => this.admitReflection(call), deps.logger);
   }
 
   /** Reflection, as in Qdrant: any valid credential (and its value_exists claim), no RBAC. */

@@ -9,11 +9,12 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { ProxyError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
 
 type Handler = grpc.handleBidiStreamingCall<unknown, unknown>;
 type Admit = (call: grpc.ServerDuplexStream<unknown, unknown>) => Promise<void>;
 
-export function addReflection(server: grpc.Server, qdrant: protoLoader.PackageDefinition, admit: Admit): void {
+export function addReflection(server: grpc.Server, qdrant: protoLoader.PackageDefinition, admit: Admit, logger: Logger): void {
   let handlers: Map<string, Handler> | null = null;
   const handlerFor = (path: string): Handler | undefined => {
     handlers ??= reflectionHandlers(qdrant);
@@ -25,7 +26,13 @@ export function addReflection(server: grpc.Server, qdrant: protoLoader.PackageDe
       const implementation: grpc.UntypedServiceImplementation = {};
       for (const [name, method] of Object.entries(service)) {
         implementation[name] = guard((call) => {
-          const handler = handlerFor(method.path);
+          // Built here on first use: a failure must answer this call, not escape as an unhandled rejection.
+          let handler: Handler | undefined;
+          try {
+            handler = handlerFor(method.path);
+          } catch (err) {
+            logger.error({ err }, 'server reflection could not be built');
+          }
           if (handler) handler(call);
           else call.emit('error', new ProxyError('internal').toStatus());
         }, admit);
