@@ -9,6 +9,7 @@
 # live inside the project so it finds node_modules). Per variant, optional environment:
 #   NODE_FLAGS_<NAME>   flags for node itself, e.g. NODE_FLAGS_b="--max-semi-space-size=4"
 #   UPSTREAM_<NAME>     extra upstream keys (YAML flow), e.g. UPSTREAM_b="connections: 4"
+#   NODE_<NAME>         another node binary for this variant (default: node on PATH)
 # Knobs: CALL [count] (count | upsert | search | list), ROUNDS [3], DURATION [5s], RPS [0 = full
 # load], CONCURRENCY [32], CONNECTIONS [4]. Needs `npm run build` and ghz (installed by `make bench`).
 set -euo pipefail
@@ -58,7 +59,8 @@ NAMES=()
 for spec in "$@"; do
   name="${spec%%=*}" dist="${spec#*=}"
   [[ -f "$dist/cli/main.js" ]] || { echo "compare: $dist/cli/main.js missing" >&2; exit 2; }
-  flags_var="NODE_FLAGS_$name" upstream_var="UPSTREAM_$name"
+  flags_var="NODE_FLAGS_$name" upstream_var="UPSTREAM_$name" node_var="NODE_$name"
+  node_bin="${!node_var:-node}"
   extra="${!upstream_var:-}"
   cat >"$TMP/$name.yaml" <<EOF
 log_level: INFO
@@ -67,11 +69,11 @@ upstream: { url: "https://127.0.0.1:$UPSTREAM_PORT", ca_cert: $CERTS/ca.pem, cer
 metrics: { port: 0 }
 EOF
   read -ra flags <<<"${!flags_var:-}"
-  node "${flags[@]}" "$dist/cli/main.js" serve --config "$TMP/$name.yaml" >"$TMP/$name.log" 2>&1 &
+  "$node_bin" "${flags[@]}" "$dist/cli/main.js" serve --config "$TMP/$name.yaml" >"$TMP/$name.log" 2>&1 &
   PID[$name]=$!
   PORT[$name]="$(listening_port "${PID[$name]}" "$TMP/$name.log")"
   NAMES+=("$name")
-  echo "$name: $dist ${!flags_var:-} ${extra:+(upstream: $extra)} idle RSS $(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/${PID[$name]}/status") MB"
+  echo "$name: $dist, node $("$node_bin" --version) ${!flags_var:-} ${extra:+(upstream: $extra)} idle RSS $(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/${PID[$name]}/status") MB"
 done
 
 load=(--protoset "$PROTOSET" --call "$METHOD" --insecure --data-file "$TMP/$DATA" -c "$CONCURRENCY" --connections "$CONNECTIONS")
