@@ -37,19 +37,11 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 certs/gen-certs.sh "$CERTS" >/dev/null
 node bench/bench.mjs data "$TMP" >/dev/null
 
-# listening_port PID LOG: the port PID reports in LOG once it listens (fails if PID exits first).
-listening_port() {
-  local pid="$1" log="$2"
-  for _ in $(seq 300); do
-    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; return 1; }
-    node bench/bench.mjs port "$pid" "$log" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
+# wait_port LOGFILE: the port from the server's "listening" log line (shared with demo and interop).
+source scripts/wait-port.sh
 
 node dist/standin/main.js --port 0 --tls-cert "$CERTS/upstream.pem" --tls-key "$CERTS/upstream-key.pem" --tls-ca "$CERTS/ca.pem" >"$TMP/upstream.log" 2>&1 &
-UPSTREAM_PORT="$(listening_port $! "$TMP/upstream.log")"
+UPSTREAM_PORT="$(wait_port "$TMP/upstream.log")"
 DIRECT=(--cacert "$CERTS/ca.pem" --cert "$CERTS/proxy-client.pem" --key "$CERTS/proxy-client-key.pem" --cname localhost)
 "$GHZ" --protoset "$PROTOSET" --call qdrant.Collections/Create "${DIRECT[@]}" --data-file "$TMP/create.json" -n 1 -c 1 "127.0.0.1:$UPSTREAM_PORT" >/dev/null
 "$GHZ" --protoset "$PROTOSET" --call qdrant.Points/Upsert "${DIRECT[@]}" --data-file "$TMP/upsert.json" -n 10 -c 1 "127.0.0.1:$UPSTREAM_PORT" >/dev/null
@@ -71,7 +63,7 @@ EOF
   read -ra flags <<<"${!flags_var:-}"
   "$node_bin" "${flags[@]}" "$dist/cli/main.js" serve --config "$TMP/$name.yaml" >"$TMP/$name.log" 2>&1 &
   PID[$name]=$!
-  PORT[$name]="$(listening_port "${PID[$name]}" "$TMP/$name.log")"
+  PORT[$name]="$(wait_port "$TMP/$name.log")"
   NAMES+=("$name")
   echo "$name: $dist, node $("$node_bin" --version) ${!flags_var:-} ${extra:+(upstream: $extra)} idle RSS $(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/${PID[$name]}/status") MB"
 done

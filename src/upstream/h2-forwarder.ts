@@ -186,8 +186,7 @@ export class H2Forwarder implements Forwarder {
   }
 
   private dropSession(session: ClientHttp2Session): void {
-    for (const connection of this.connections) connection.forget(session);
-    if (!session.destroyed) session.close();
+    for (const connection of this.connections) connection.retire(session);
   }
 }
 
@@ -226,15 +225,11 @@ class UpstreamConnection {
         this.backoffMs = Math.min(5000, this.backoffMs === 0 ? 250 : this.backoffMs * 2);
         this.backoffUntil = Date.now() + this.backoffMs;
       }
-      this.forget(session);
-      if (!session.destroyed) session.close();
+      this.retire(session);
     };
     session.on('error', lost);
     session.on('close', lost);
-    session.on('goaway', () => {
-      this.forget(session);
-      session.close();
-    });
+    session.on('goaway', () => this.retire(session));
     session.unref();
     this.current = session;
     return session;
@@ -246,9 +241,10 @@ class UpstreamConnection {
     this.current = null;
   }
 
-  /** The session is gone: the next call connects again. */
-  forget(session: ClientHttp2Session): void {
+  /** The session broke or is going away: closed (calls in flight finish), and the next call connects again. */
+  retire(session: ClientHttp2Session): void {
     if (this.current === session) this.current = null;
+    if (!session.closed && !session.destroyed) session.close();
   }
 
   ping(timeoutMs: number): void {

@@ -7,12 +7,13 @@ import { Metadata } from '@grpc/grpc-js';
 const CREDENTIAL_KEYS = ['api-key', 'authorization'] as const;
 /** Connection-specific headers (RFC 9113 §8.2.2) and ones the upstream channel sets itself. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te', 'user-agent'];
+/** What a request never carries upstream, whichever transport builds it. */
+const NOT_FORWARDED = [...CREDENTIAL_KEYS, ...HOP_BY_HOP];
 const SERVER_SET_RESPONSE_HEADERS = ['content-type', 'content-length', 'grpc-encoding', 'grpc-accept-encoding', 'date', 'grpc-status', 'grpc-message'];
 
 export function upstreamRequestMetadata(incoming: Metadata, upstreamApiKey: string | null): Metadata {
   const out = incoming.clone();
-  for (const key of CREDENTIAL_KEYS) out.remove(key);
-  for (const key of HOP_BY_HOP) out.remove(key);
+  for (const key of NOT_FORWARDED) out.remove(key);
   if (upstreamApiKey !== null) out.set('api-key', upstreamApiKey);
   return out;
 }
@@ -20,8 +21,7 @@ export function upstreamRequestMetadata(incoming: Metadata, upstreamApiKey: stri
 /** The same, as HTTP/2 headers for the http2 transport (no Metadata copy: toHttp2Headers is a new object). */
 export function upstreamRequestHeaders(incoming: Metadata, upstreamApiKey: string | null): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = incoming.toHttp2Headers();
-  for (const key of CREDENTIAL_KEYS) delete headers[key];
-  for (const key of HOP_BY_HOP) delete headers[key];
+  for (const key of NOT_FORWARDED) delete headers[key];
   if (upstreamApiKey !== null) headers['api-key'] = upstreamApiKey;
   return headers;
 }
