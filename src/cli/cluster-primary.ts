@@ -2,12 +2,17 @@
 // the gRPC port (Node's cluster module hands out connections round-robin), so the proxy can use more
 // than one core. The primary serves the operator endpoints for all of them (/metrics aggregated from
 // the workers, /readyz only while every worker is serving), forwards SIGHUP, drains the workers on
-// SIGTERM/SIGINT, and replaces a worker that dies unexpectedly.
+// SIGTERM/SIGINT, and replaces a worker that dies unexpectedly. Workers that keep dying (a crash
+// loop) stop the primary with exit code 1: it never carries on without workers, never exits 0.
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log/logger.js';
 import { OpsServer } from '../ops/ops-server.js';
+
+/** More unexpected worker exits than this within CRASH_WINDOW_MS is a crash loop. */
+const MAX_CRASHES = 5;
+const CRASH_WINDOW_MS = 60_000;
 
 type WorkerMessage = { type: 'listening'; port: number } | { type: 'serving'; serving: boolean; upstreamUp: boolean };
 
@@ -21,6 +26,7 @@ export async function runClusterPrimary(config: Readonly<Config>): Promise<numbe
   let announced = false;
   let port = 0;
   let exitCode = 0;
+  const crashes: number[] = [];
 
   const aggregator = new AggregatorRegistry();
   const ops = config.metrics.enabled
@@ -64,18 +70,27 @@ export async function runClusterPrimary(config: Readonly<Config>): Promise<numbe
         logger.fatal({ worker: worker.id, code }, 'a worker failed to start; stopping');
         exitCode = 1;
         stop('SIGTERM');
-      }
-      if (stopping) {
-        if (alive.size === 0) {
-          void Promise.resolve(ops?.close()).then(() => {
-            lifecycle.info('stopped');
-            resolve(exitCode);
-          });
+      } else if (!stopping) {
+        const now = Date.now();
+        crashes.push(now);
+        while (crashes[0]! < now - CRASH_WINDOW_MS) crashes.shift();
+        if (crashes.length > MAX_CRASHES) {
+          logger.fatal({ worker: worker.id, code, signal, crashes: crashes.length, window_ms: CRASH_WINDOW_MS }, 'workers keep dying; stopping');
+          exitCode = 1;
+          stop('SIGTERM');
+        } else {
+          logger.error({ worker: worker.id, code, signal }, 'worker exited; starting a new one');
+          // Not unref'd: while no worker is alive this timer is what keeps the primary running.
+          setTimeout(() => stopping || fork(), 1000);
+          return;
         }
-        return;
       }
-      logger.error({ worker: worker.id, code, signal }, 'worker exited; starting a new one');
-      setTimeout(fork, 1000).unref();
+      if (alive.size === 0) {
+        void Promise.resolve(ops?.close()).then(() => {
+          lifecycle.info('stopped');
+          resolve(exitCode);
+        });
+      }
     });
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;
