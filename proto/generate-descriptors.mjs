@@ -29,3 +29,32 @@ const set = create(FileDescriptorSetSchema, { file: [...files.values()] });
 const out = join(here, 'qdrant-api.binpb');
 await writeFile(out, toBinary(FileDescriptorSetSchema, set));
 console.log(`proto: wrote ${[...files.keys()].length} files (${[...files.keys()].join(', ')}) to ${out}`);
+
+// grpc.health.v1 as the proxy serves it (Check and Watch), described here for server reflection;
+// the standard messages, field numbers and enum values of the gRPC health checking protocol.
+const { FileDescriptorProtoSchema, FieldDescriptorProto_Type: Type, FieldDescriptorProto_Label: Label } = await import('@bufbuild/protobuf/wkt');
+const health = create(FileDescriptorProtoSchema, {
+  name: 'grpc/health/v1/health.proto',
+  package: 'grpc.health.v1',
+  syntax: 'proto3',
+  messageType: [
+    { name: 'HealthCheckRequest', field: [{ name: 'service', jsonName: 'service', number: 1, label: Label.OPTIONAL, type: Type.STRING }] },
+    {
+      name: 'HealthCheckResponse',
+      field: [{ name: 'status', jsonName: 'status', number: 1, label: Label.OPTIONAL, type: Type.ENUM, typeName: '.grpc.health.v1.HealthCheckResponse.ServingStatus' }],
+      enumType: [{ name: 'ServingStatus', value: ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'].map((name, number) => ({ name, number })) }],
+    },
+  ],
+  service: [
+    {
+      name: 'Health',
+      method: [
+        { name: 'Check', inputType: '.grpc.health.v1.HealthCheckRequest', outputType: '.grpc.health.v1.HealthCheckResponse' },
+        { name: 'Watch', inputType: '.grpc.health.v1.HealthCheckRequest', outputType: '.grpc.health.v1.HealthCheckResponse', serverStreaming: true },
+      ],
+    },
+  ],
+});
+const healthOut = join(here, 'grpc-health.binpb');
+await writeFile(healthOut, toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: [health] })));
+console.log(`proto: wrote grpc/health/v1/health.proto to ${healthOut}`);

@@ -1,6 +1,7 @@
 // The one error catalog: a stable code, the gRPC status, and the public message the client sees.
-// Messages for Qdrant's own errors are Qdrant's, byte for byte (shared/spec/qdrant-auth.md §b).
-import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
+// Messages for Qdrant's own errors are Qdrant's (and tonic's), byte for byte; see README "Access model".
+import { status as Status } from '@grpc/grpc-js';
+import type { GrpcStatus } from './grpc/status.js';
 
 export const ERRORS = {
   missing_credentials: { status: Status.UNAUTHENTICATED, message: 'Must provide an API key or an Authorization bearer token' },
@@ -20,12 +21,38 @@ export const ERRORS = {
   manage_access_required: { status: Status.PERMISSION_DENIED, message: 'Forbidden: Manage access for this operation is required' },
   points_only: { status: Status.PERMISSION_DENIED, message: 'Forbidden: Only points access is allowed for collection {collection}' },
   method_not_in_table: { status: Status.PERMISSION_DENIED, message: 'Forbidden: method is not in the access table' },
+  /** tonic's answer for a path no service routes: no message at all. */
+  unimplemented: { status: Status.UNIMPLEMENTED, message: '' },
   metadata_too_large: { status: Status.RESOURCE_EXHAUSTED, message: 'request metadata is larger than the proxy accepts' },
   malformed_request: { status: Status.INVALID_ARGUMENT, message: 'Validation error in body: request message could not be decoded' },
+  // Reading the request body: tonic's messages where tonic has one, the proxy's limits otherwise.
+  unsupported_encoding: { status: Status.UNIMPLEMENTED, message: 'Content is compressed with `{detail}` which isn\'t supported' },
+  compressed_flag_without_encoding: { status: Status.INTERNAL, message: 'protocol error: received message with compressed-flag but no grpc-encoding was specified' },
+  invalid_compression_flag: { status: Status.INTERNAL, message: 'protocol error: received message with invalid compression flag: {detail} (valid flags are 0 and 1), while sending request' },
+  decompress_failed: { status: Status.INTERNAL, message: 'Error decompressing: {detail}, while sending request' },
+  missing_request_message: { status: Status.INTERNAL, message: 'Missing request message.' },
+  unexpected_eof: { status: Status.INTERNAL, message: 'Unexpected EOF decoding stream.' },
+  extra_request_message: { status: Status.INTERNAL, message: 'protocol error: more than one request message for a method that takes one' },
+  message_too_large: { status: Status.RESOURCE_EXHAUSTED, message: 'request message larger than the proxy accepts ({detail})' },
+  decompressed_too_large: { status: Status.RESOURCE_EXHAUSTED, message: 'Error decompressing: size limit, of {detail} bytes, exceeded while decompressing message' },
+  request_budget_exhausted: { status: Status.RESOURCE_EXHAUSTED, message: 'the proxy is holding too many request bytes; retry later (limits.max_buffered_request_bytes)' },
+  reply_budget_exhausted: { status: Status.RESOURCE_EXHAUSTED, message: 'the proxy is holding too many reply bytes; retry later (limits.max_buffered_reply_bytes)' },
+  calls_in_flight_exhausted: { status: Status.RESOURCE_EXHAUSTED, message: 'the proxy is handling as many calls as it may; retry later (limits.max_calls_in_flight)' },
+  request_body_timeout: { status: Status.DEADLINE_EXCEEDED, message: 'request body not received in time (limits.request_body_timeout_ms)' },
+  health_watchers_exhausted: { status: Status.RESOURCE_EXHAUSTED, message: 'too many health Watch streams (limits.max_health_watch_streams)' },
+  deadline_exceeded: { status: Status.DEADLINE_EXCEEDED, message: 'Deadline exceeded' },
+  cancelled: { status: Status.CANCELLED, message: 'Cancelled' },
   internal: { status: Status.INTERNAL, message: 'internal proxy error' },
 } as const satisfies Record<string, { status: Status; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+export interface ErrorParams {
+  readonly collection?: string;
+  readonly detail?: string;
+  /** Trailers sent with the status (e.g. tonic's grpc-accept-encoding on unsupported_encoding). */
+  readonly trailers?: Readonly<Record<string, string>>;
+}
 
 export class ProxyError extends Error {
   override readonly name = 'ProxyError';
@@ -33,14 +60,18 @@ export class ProxyError extends Error {
 
   constructor(
     readonly code: ErrorCode,
-    readonly params: { readonly collection?: string; readonly detail?: string } = {},
+    readonly params: ErrorParams = {},
   ) {
-    const entry = ERRORS[code];
-    super(entry.message.replace('{collection}', params.collection ?? '').replace('{detail}', params.detail ?? ''));
-    this.status = entry.status;
+    super(fill(ERRORS[code].message, params));
+    this.status = ERRORS[code].status;
   }
 
-  toStatus(): StatusObject {
-    return { code: this.status, details: this.message, metadata: new Metadata() };
+  toStatus(): GrpcStatus {
+    return { code: this.status, details: this.message, ...(this.params.trailers ? { trailers: this.params.trailers } : {}) };
   }
+}
+
+/** Puts the parameters in the template; a parameter's text is used as is (no replacement patterns). */
+function fill(template: string, params: ErrorParams): string {
+  return template.replace(/\{(collection|detail)\}/g, (_m, key: 'collection' | 'detail') => params[key] ?? '');
 }

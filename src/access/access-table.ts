@@ -12,37 +12,41 @@
 //   times (nested prefetches).
 // A method that is not in this table is denied to everyone.
 
-export type MethodKind = 'unary' | 'server_stream';
+import type { MethodKind } from '../api/qdrant-api.js';
 
-export type Need =
-  | { readonly scope: 'none' }
-  | { readonly scope: 'list' }
-  | { readonly scope: 'global'; readonly manage: boolean }
-  | { readonly scope: 'collection'; readonly write: boolean; readonly manage: boolean; readonly extras: boolean };
+export type CollectionNeed = { readonly scope: 'collection'; readonly write: boolean; readonly manage: boolean; readonly extras: boolean };
+export type Need = { readonly scope: 'none' } | { readonly scope: 'list' } | { readonly scope: 'global'; readonly manage: boolean } | CollectionNeed;
 
 export type ListFilter = 'collections' | 'aliases' | 'collection_aliases';
 
-export interface AccessRule {
+interface RuleBase {
   readonly path: string;
   readonly kind: MethodKind;
-  /** The request field naming the collection (field name and number in the request message). */
-  readonly collection: { readonly field: string; readonly number: number } | null;
-  readonly need: Need;
-  readonly lookups?: readonly string[];
-  readonly filter?: ListFilter;
   /** Qdrant's audit `method` name for this RPC. */
   readonly audit: string | null;
 }
 
+/** A row; its type says which fields each kind of need has (a collection rule names its field). */
+export type AccessRule =
+  | (RuleBase & { readonly need: { readonly scope: 'none' } | { readonly scope: 'global'; readonly manage: boolean } })
+  | (RuleBase & { readonly need: { readonly scope: 'list' }; readonly filter: ListFilter })
+  | (RuleBase & {
+      readonly need: CollectionNeed;
+      /** The request field naming the collection (field name and number in the request message). */
+      readonly collection: { readonly field: string; readonly number: number };
+      readonly lookups?: readonly string[];
+      readonly filter?: ListFilter;
+    });
+
 export const ACCESS_TABLE: readonly AccessRule[] = [
   { path: '/qdrant.Collections/Get', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, audit: 'get_collection' },
-  { path: '/qdrant.Collections/List', kind: 'unary', collection: null, need: { scope: 'list' }, filter: 'collections', audit: 'list_collections' },
-  { path: '/qdrant.Collections/Create', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'global', manage: true }, audit: 'create_collection' },
-  { path: '/qdrant.Collections/Update', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'global', manage: true }, audit: 'update_collection' },
-  { path: '/qdrant.Collections/Delete', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'global', manage: true }, audit: 'delete_collection' },
-  { path: '/qdrant.Collections/UpdateAliases', kind: 'unary', collection: null, need: { scope: 'global', manage: true }, audit: 'change_aliases' },
+  { path: '/qdrant.Collections/List', kind: 'unary', need: { scope: 'list' }, filter: 'collections', audit: 'list_collections' },
+  { path: '/qdrant.Collections/Create', kind: 'unary', need: { scope: 'global', manage: true }, audit: 'create_collection' },
+  { path: '/qdrant.Collections/Update', kind: 'unary', need: { scope: 'global', manage: true }, audit: 'update_collection' },
+  { path: '/qdrant.Collections/Delete', kind: 'unary', need: { scope: 'global', manage: true }, audit: 'delete_collection' },
+  { path: '/qdrant.Collections/UpdateAliases', kind: 'unary', need: { scope: 'global', manage: true }, audit: 'change_aliases' },
   { path: '/qdrant.Collections/ListCollectionAliases', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, filter: 'collection_aliases', audit: 'list_collection_aliases' },
-  { path: '/qdrant.Collections/ListAliases', kind: 'unary', collection: null, need: { scope: 'list' }, filter: 'aliases', audit: 'list_aliases' },
+  { path: '/qdrant.Collections/ListAliases', kind: 'unary', need: { scope: 'list' }, filter: 'aliases', audit: 'list_aliases' },
   { path: '/qdrant.Collections/CollectionClusterInfo', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: true }, audit: 'get_collection_cluster' },
   { path: '/qdrant.Collections/CollectionExists', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, audit: 'collection_exists' },
   { path: '/qdrant.Collections/UpdateCollectionClusterSetup', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: true, manage: true, extras: true }, audit: 'update_collection_cluster' },
@@ -82,15 +86,16 @@ export const ACCESS_TABLE: readonly AccessRule[] = [
   { path: '/qdrant.Snapshots/Create', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: true, manage: false, extras: true }, audit: 'create_snapshot' },
   { path: '/qdrant.Snapshots/List', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: true }, audit: 'list_snapshots' },
   { path: '/qdrant.Snapshots/Delete', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: true, manage: false, extras: true }, audit: 'delete_collection_snapshot' },
-  { path: '/qdrant.Snapshots/CreateFull', kind: 'unary', collection: null, need: { scope: 'global', manage: true }, audit: 'create_full_snapshot' },
-  { path: '/qdrant.Snapshots/ListFull', kind: 'unary', collection: null, need: { scope: 'global', manage: false }, audit: 'list_full_snapshots' },
-  { path: '/qdrant.Snapshots/DeleteFull', kind: 'unary', collection: null, need: { scope: 'global', manage: true }, audit: 'delete_full_snapshot' },
-  { path: '/qdrant.Qdrant/HealthCheck', kind: 'unary', collection: null, need: { scope: 'none' }, audit: null },
-  { path: '/grpc.health.v1.Health/Check', kind: 'unary', collection: null, need: { scope: 'none' }, audit: null },
+  { path: '/qdrant.Snapshots/CreateFull', kind: 'unary', need: { scope: 'global', manage: true }, audit: 'create_full_snapshot' },
+  { path: '/qdrant.Snapshots/ListFull', kind: 'unary', need: { scope: 'global', manage: false }, audit: 'list_full_snapshots' },
+  { path: '/qdrant.Snapshots/DeleteFull', kind: 'unary', need: { scope: 'global', manage: true }, audit: 'delete_full_snapshot' },
+  { path: '/qdrant.Qdrant/HealthCheck', kind: 'unary', need: { scope: 'none' }, audit: null },
+  { path: '/grpc.health.v1.Health/Check', kind: 'unary', need: { scope: 'none' }, audit: null },
   { path: '/qdrant.StorageRead/ListFiles', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, audit: 'list_files' },
   { path: '/qdrant.StorageRead/FileExists', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, audit: 'file_exists' },
   { path: '/qdrant.StorageRead/FileLength', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, audit: 'file_length' },
   { path: '/qdrant.StorageRead/ReadBytes', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, audit: 'read_bytes' },
   { path: '/qdrant.StorageRead/ReadBytesStream', kind: 'server_stream', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, audit: 'read_bytes_stream' },
   { path: '/qdrant.StorageRead/ReadWhole', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, audit: 'read_whole' },
-  { path: '/qdrant.StorageRead/ReadBatch', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, audit: 'read_batch' },];
+  { path: '/qdrant.StorageRead/ReadBatch', kind: 'unary', collection: { field: 'collection_name', number: 1 }, need: { scope: 'collection', write: false, manage: false, extras: false }, audit: 'read_batch' },
+];

@@ -16,33 +16,43 @@ export interface Decision {
 /** Allowed, nothing decoded, nothing to filter. */
 export const ALLOW: Decision = Object.freeze({ collections: Object.freeze([]) as readonly string[], filter: null });
 
-export function authorize(rule: CompiledRule, principal: Principal, request: Uint8Array): Decision {
+/**
+ * The decision when the method's row alone settles it (health checks, lists, global methods): made
+ * on the request headers, before any body byte is read. Null when it needs the request's collections.
+ */
+export function authorizeOnHeaders(rule: CompiledRule, principal: Principal): Decision | null {
   const need = rule.need;
   switch (need.scope) {
     case 'none':
       return ALLOW;
     case 'list':
-      return principal.access === 'collections' ? { collections: [], filter: rule.filter ?? null } : ALLOW;
+      return principal.access === 'collections' ? { collections: [], filter: rule.replyFilter } : ALLOW;
     case 'global':
       if (principal.access === 'collections') throw new ProxyError('global_access_required');
       if (principal.access === 'read' && need.manage) throw new ProxyError('global_manage_required');
       return ALLOW;
-    case 'collection': {
-      if (principal.access !== 'collections') {
-        if (principal.access === 'read' && (need.write || need.manage)) throw new ProxyError('global_manage_required');
-        return ALLOW;
-      }
-      const names = stringsAt(request, rule.collectionSteps!);
-      if (names.length === 0) names.push(''); // proto3 default: an absent name is the empty string
-      for (const name of names) checkCollection(principal.collections, name, need);
-      for (const steps of rule.lookupSteps) {
-        for (const lookup of stringsAt(request, steps)) {
-          if (!principal.collections.has(lookup)) throw new ProxyError('collection_access_required', { collection: lookup });
-        }
-      }
-      return { collections: names, filter: rule.filter ?? null };
+    case 'collection':
+      return null;
+  }
+}
+
+/** The decision for a collection-scoped method, from the collections the request names. */
+export function authorizeCollections(rule: CompiledRule, principal: Principal, request: Uint8Array): Decision {
+  const need = rule.need;
+  if (need.scope !== 'collection') return authorizeOnHeaders(rule, principal)!;
+  if (principal.access !== 'collections') {
+    if (principal.access === 'read' && (need.write || need.manage)) throw new ProxyError('global_manage_required');
+    return ALLOW;
+  }
+  const names = stringsAt(request, rule.collectionSteps!);
+  if (names.length === 0) names.push(''); // proto3 default: an absent name is the empty string
+  for (const name of names) checkCollection(principal.collections, name, need);
+  for (const steps of rule.lookupSteps) {
+    for (const lookup of stringsAt(request, steps)) {
+      if (!principal.collections.has(lookup)) throw new ProxyError('collection_access_required', { collection: lookup });
     }
   }
+  return { collections: names, filter: rule.replyFilter };
 }
 
 function checkCollection(

@@ -10,7 +10,8 @@ export interface FieldStep {
 }
 
 const MAX_DEPTH = 64;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// As prost decodes a string: strict UTF-8, and a leading byte-order mark kept (it is part of the name).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** All strings at `steps` in `buf`; malformed input raises `malformed_request`. */
 export function stringsAt(buf: Uint8Array, steps: readonly FieldStep[]): string[] {

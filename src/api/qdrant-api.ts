@@ -1,10 +1,12 @@
-// Qdrant's gRPC API as loaded at start-up: every method the proxy serves, with its streaming kind,
-// and (where a descriptor is available) the codecs of its messages.
+// Qdrant's gRPC API as loaded at start-up: every method its descriptors describe, with its streaming
+// kind and the codecs of its messages, and the descriptor files themselves (for server reflection).
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
-import { ACCESS_TABLE, type MethodKind } from '../access/access-table.js';
+import { readFields } from '../grpc/protobuf.js';
+
+export type MethodKind = 'unary' | 'server_stream';
 
 export interface MessageCodec {
   readonly encode: (value: object) => Buffer;
@@ -26,6 +28,8 @@ export interface QdrantApi {
   /** Field descriptors of a message type, by fully qualified name (e.g. `qdrant.QueryPoints`). */
   readonly messageFields: (typeName: string) => readonly FieldInfo[] | undefined;
   readonly packageDefinition: protoLoader.PackageDefinition;
+  /** Serialized FileDescriptorProtos, each once, as compiled (read on first use). */
+  readonly descriptorFiles: () => readonly Buffer[];
 }
 
 export interface FieldInfo {
@@ -47,6 +51,8 @@ const LOADER_OPTIONS: protoLoader.Options = {
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const BUNDLED_DESCRIPTORS = join(here, '..', '..', 'proto', 'qdrant-api.binpb');
+/** grpc.health.v1 (Check and Watch, as the proxy serves them), for reflection. */
+export const HEALTH_DESCRIPTORS = join(here, '..', '..', 'proto', 'grpc-health.binpb');
 
 /** Loads the bundled descriptors, or every .proto file under `protoDir` when one is given. */
 export function loadQdrantApi(protoDir?: string): QdrantApi {
@@ -57,6 +63,8 @@ export function loadQdrantApi(protoDir?: string): QdrantApi {
     if (files.length === 0) throw new Error(`api.proto_dir: no .proto files under ${protoDir}`);
     packageDefinition = protoLoader.loadSync(files, { ...LOADER_OPTIONS, includeDirs: [protoDir] });
     source = protoDir;
+    const definition = packageDefinition;
+    return buildApi(definition, source, () => [...loadedFiles(definition), ...setFiles(readFileSync(HEALTH_DESCRIPTORS))]);
   } else {
     let bytes: Buffer;
     try {
@@ -66,11 +74,28 @@ export function loadQdrantApi(protoDir?: string): QdrantApi {
     }
     packageDefinition = protoLoader.loadFileDescriptorSetFromBuffer(bytes, LOADER_OPTIONS);
     source = 'bundled @qdrant/js-client-grpc descriptors';
+    return buildApi(packageDefinition, source, () => [...setFiles(bytes), ...setFiles(readFileSync(HEALTH_DESCRIPTORS))]);
   }
-  return buildApi(packageDefinition, source);
 }
 
-function buildApi(packageDefinition: protoLoader.PackageDefinition, source: string): QdrantApi {
+/** The files of a serialized FileDescriptorSet (field 1, repeated), untouched. */
+function setFiles(set: Buffer): Buffer[] {
+  return readFields(set)
+    .filter((f) => f.number === 1 && f.bytes)
+    .map((f) => f.bytes!);
+}
+
+/** The files proto-loader compiled from a proto directory, each once. */
+function loadedFiles(definition: protoLoader.PackageDefinition): Buffer[] {
+  const files = new Set<Buffer>();
+  for (const entry of Object.values(definition)) {
+    const protos = (entry as { fileDescriptorProtos?: Buffer[] }).fileDescriptorProtos;
+    if (Array.isArray(protos)) for (const file of protos) files.add(file);
+  }
+  return [...files];
+}
+
+function buildApi(packageDefinition: protoLoader.PackageDefinition, source: string, descriptorFiles: () => readonly Buffer[]): QdrantApi {
   const methods = new Map<string, ApiMethod>();
   for (const entry of Object.values(packageDefinition)) {
     if (isMessageOrEnum(entry)) continue;
@@ -91,16 +116,6 @@ function buildApi(packageDefinition: protoLoader.PackageDefinition, source: stri
       });
     }
   }
-  // Services Qdrant serves whose protos were not loaded (with the bundled package: grpc.health.v1 and
-  // qdrant.StorageRead) are forwarded as raw bytes, except methods whose replies are filtered or whose
-  // requests name lookup collections: those need a descriptor. A loaded service is served as its
-  // protos describe it.
-  const serviceOf = (path: string) => path.slice(1, path.indexOf('/', 1));
-  const loadedServices = new Set([...methods.keys()].map(serviceOf));
-  for (const rule of ACCESS_TABLE) {
-    if (!loadedServices.has(serviceOf(rule.path)) && !rule.filter && !rule.lookups) methods.set(rule.path, { path: rule.path, kind: rule.kind });
-  }
-
   const fieldCache = new Map<string, readonly FieldInfo[]>();
   const messageFields = (typeName: string): readonly FieldInfo[] | undefined => {
     const cached = fieldCache.get(typeName);
@@ -115,7 +130,8 @@ function buildApi(packageDefinition: protoLoader.PackageDefinition, source: stri
     fieldCache.set(typeName, fields);
     return fields;
   };
-  return { source, methods, messageFields, packageDefinition };
+  let files: readonly Buffer[] | null = null;
+  return { source, methods, messageFields, packageDefinition, descriptorFiles: () => (files ??= descriptorFiles()) };
 }
 
 /** Protobuf scoping: a relative type name is looked up from the innermost enclosing scope outwards. */

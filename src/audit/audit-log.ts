@@ -1,7 +1,8 @@
 // One JSON line per authorization decision, allowed and denied, in Qdrant's audit record format
 // (field order and names as Qdrant 1.19 writes them), plus the proxy's own `code` and `duration_ms`.
 // Never holds a credential: the record is built from the principal, not from the metadata.
-import { status as Status, type Metadata } from '@grpc/grpc-js';
+import { status as Status } from '@grpc/grpc-js';
+import type { RequestMetadata } from '../grpc/metadata.js';
 import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -18,7 +19,7 @@ export interface AuditEvent {
   /** Null when authentication itself failed. */
   readonly principal: Principal | null;
   readonly collections: readonly string[];
-  readonly metadata: Metadata;
+  readonly metadata: RequestMetadata;
   /** grpc-js peer, e.g. `127.0.0.1:51234` or `[::1]:51234`. */
   readonly peer: string;
   readonly allowed: boolean;
@@ -114,10 +115,10 @@ export function peerAddress(peer: string): string | undefined {
 }
 
 /** The first non-empty text value among `keys`, capped at MAX_TRACING_ID characters. */
-function firstHeader(metadata: Metadata, keys: readonly string[]): string | undefined {
+function firstHeader(metadata: RequestMetadata, keys: readonly string[]): string | undefined {
   for (const key of keys) {
-    const value = metadata.get(key)[0];
-    if (typeof value === 'string' && value !== '') return value.slice(0, MAX_TRACING_ID);
+    const value = metadata.first(key);
+    if (value !== undefined && value !== '') return value.slice(0, MAX_TRACING_ID);
   }
   return undefined;
 }

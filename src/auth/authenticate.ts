@@ -1,7 +1,6 @@
 // Who is calling: Qdrant's order (full key or alt key → read-only key → JWT), compiled once from
 // config. Verified tokens are cached by their SHA-256, bounded, and never served past `exp`.
 import type { PeerCertificate } from 'node:tls';
-import type { Metadata } from '@grpc/grpc-js';
 import { LRUCache } from 'lru-cache';
 import { ProxyError } from '../errors.js';
 import { digest, KeyMatcher } from './api-keys.js';
@@ -9,6 +8,7 @@ import type { CertificateIdentities } from './client-certificate.js';
 import { extractCredential } from './credentials.js';
 import { isExpired, JWT_LEEWAY_SECONDS } from './jwt-claims.js';
 import { JwtVerifier, type VerifiedToken } from './jwt.js';
+import type { RequestMetadata } from '../grpc/metadata.js';
 import { NO_AUTH_PRINCIPAL, type Principal } from './principal.js';
 
 export interface AuthSettings {
@@ -49,7 +49,7 @@ export class Authenticator {
   }
 
   /** `peerCertificate` is asked for only when the call has no credential and identities are configured. */
-  async authenticate(metadata: Metadata, peerCertificate?: () => PeerCertificate | undefined): Promise<Principal> {
+  authenticate(metadata: RequestMetadata, peerCertificate?: () => PeerCertificate | undefined): Principal {
     if (!this.enabled) return NO_AUTH_PRINCIPAL;
     const credential = extractCredential(metadata, this.settings.maxCredentialBytes);
     if (credential.kind === 'none') {
@@ -63,10 +63,10 @@ export class Authenticator {
     if (this.manageKeys.matchesDigest(hashed)) return MANAGE_KEY;
     if (this.readKeys.matchesDigest(hashed)) return READ_KEY;
     if (!this.jwt) throw new ProxyError('invalid_credentials');
-    return (await this.verifyToken(credential.value, hashed)).principal;
+    return this.verifyToken(credential.value, hashed).principal;
   }
 
-  private async verifyToken(token: string, hashed: Buffer): Promise<VerifiedToken> {
+  private verifyToken(token: string, hashed: Buffer): VerifiedToken {
     const now = this.settings.now();
     const key = this.tokens ? hashed.toString('base64') : '';
     const cached = this.tokens?.get(key);
@@ -74,7 +74,7 @@ export class Authenticator {
       if (!isExpired(cached.exp, now)) return cached;
       this.tokens!.delete(key);
     }
-    const verified = await this.jwt!.verify(token, now);
+    const verified = this.jwt!.verify(token, now);
     if (this.tokens) {
       const untilExpiry = verified.exp === null ? MAX_TOKEN_CACHE_MS : (verified.exp + JWT_LEEWAY_SECONDS + 1) * 1000 - now;
       this.tokens.set(key, verified, { ttl: Math.max(1, Math.min(MAX_TOKEN_CACHE_MS, untilExpiry)) });

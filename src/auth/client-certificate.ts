@@ -2,20 +2,14 @@
 // certificate's subject CN or one of its SANs to an access grant shaped like a JWT's `access` claim,
 // so a mesh workload with a certificate needs no key. Used only when the call carries no credential.
 import type { PeerCertificate } from 'node:tls';
-import { principalFromClaims } from './jwt-claims.js';
-import type { Principal } from './principal.js';
-
-export type AccessGrant = 'm' | 'r' | readonly { readonly collection: string; readonly access: 'r' | 'rw' | 'prw' }[];
+import { principalFromGrant, type AccessGrant, type Principal } from './principal.js';
 
 export class CertificateIdentities {
   private readonly byName: ReadonlyMap<string, Principal>;
 
   constructor(grants: Readonly<Record<string, AccessGrant>>) {
     const byName = new Map<string, Principal>();
-    for (const [name, access] of Object.entries(grants)) {
-      const principal = principalFromClaims({ exp: null, access, raw: { access, subject: name } });
-      byName.set(name, Object.freeze({ ...principal, authType: 'Certificate' }) as Principal);
-    }
+    for (const [name, grant] of Object.entries(grants)) byName.set(name, principalFromGrant(grant, { authType: 'Certificate', subject: name }));
     this.byName = byName;
   }
 

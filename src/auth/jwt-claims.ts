@@ -1,24 +1,47 @@
-// Qdrant's JWT claims, parsed with Qdrant's rules: wrong JSON types make the token "not a JWT"
-// (UNAUTHENTICATED), expiry is checked next (PERMISSION_DENIED), then Qdrant's own validation.
+// Qdrant's JWT claims, read as Qdrant reads them. jsonwebtoken deserializes the payload twice: into
+// Qdrant's `Claims` (sub, exp: u64, access, value_exists, subject) and into its own
+// `ClaimsForValidation` (exp, nbf, sub, iss, aud), and either failing makes the token "not a JWT"
+// (UNAUTHENTICATED). Both are serde structs: a field given twice fails; unknown fields are skipped.
+// Expiry is checked next (PERMISSION_DENIED), then Qdrant's claims validation.
 import { ProxyError } from '../errors.js';
-import type { CollectionMode, Principal, ValueExistsClaim } from './principal.js';
+import { allStringsValid, structFields, type JsonValue } from './json-strict.js';
+import type { AccessGrant, CollectionGrant, CollectionMode, ValueExistsClaim } from './principal.js';
 
 export const JWT_LEEWAY_SECONDS = 30;
 
-const MODES: ReadonlySet<string> = new Set(['r', 'rw', 'prw']);
-const I64_MIN = -(2 ** 63);
-const I64_MAX = 2 ** 63;
+export interface Claims {
+  /** Seconds since the epoch; null when absent (never expires). Beyond 2^53 it is approximate, which only ever compares as "far future". */
+  readonly exp: number | null;
+  readonly access: AccessGrant;
+  /** Grants that carried a `payload` (deprecated; refused by validation), by index. */
+  readonly payloadAt: readonly number[];
+  readonly valueExists: ValueExistsClaim | null;
+  /** `subject`, else `sub`: what audit records name. */
+  readonly subject: string | undefined;
+}
 
-/** Parses the payload; returns null where Qdrant would treat the token as not a JWT at all. */
-export function parseClaims(payload: unknown): { exp: number | null; access: unknown; raw: Record<string, unknown> } | null {
-  if (!isObject(payload)) return null;
-  const { exp = null, access, value_exists: ve = null, sub = null, subject = null } = payload;
-  if (exp !== null && !(Number.isInteger(exp) && (exp as number) >= 0)) return null;
-  if (sub !== null && typeof sub !== 'string') return null;
-  if (subject !== null && typeof subject !== 'string') return null;
-  if (access !== undefined && !isAccessShape(access)) return null;
-  if (ve !== null && !isValueExistsShape(ve)) return null;
-  return { exp: exp as number | null, access, raw: payload };
+const CLAIMS_FIELDS = ['sub', 'exp', 'access', 'value_exists', 'subject', 'nbf', 'iss', 'aud'];
+const GRANT_FIELDS = ['collection', 'access', 'payload'];
+const MODES: ReadonlySet<string> = new Set(['r', 'rw', 'prw']);
+const U64_MAX = 2n ** 64n - 1n;
+const I64_MIN = -(2n ** 63n);
+const I64_MAX = 2n ** 63n - 1n;
+
+/** The claims; null where Qdrant treats the token as not a JWT at all. */
+export function readClaims(payload: JsonValue): Claims | null {
+  const fields = structFields(payload, CLAIMS_FIELDS);
+  if (!fields) return null;
+  const sub = optionalString(fields.get('sub'));
+  const subject = optionalString(fields.get('subject'));
+  if (sub === false || subject === false) return null;
+  const exp = readExp(fields.get('exp'));
+  if (exp === false) return null;
+  const access = readAccess(fields.get('access'));
+  if (!access) return null;
+  const valueExists = readValueExists(fields.get('value_exists'));
+  if (valueExists === false) return null;
+  if (!ignoredByValidation(fields.get('nbf'), 'nbf') || !ignoredByValidation(fields.get('iss'), 'any') || !ignoredByValidation(fields.get('aud'), 'any')) return null;
+  return { exp, access: access.grant, payloadAt: access.payloadAt, valueExists, subject: subject ?? sub ?? undefined };
 }
 
 /** Qdrant's expiry rule: expired iff exp < now − 30 s, with `now` in whole seconds. */
@@ -26,55 +49,109 @@ export function isExpired(exp: number | null, nowMs: number): boolean {
   return exp !== null && exp < Math.floor(nowMs / 1000) - JWT_LEEWAY_SECONDS;
 }
 
-/** Qdrant's claims validation (deprecated `payload`, duplicate collections), then the principal. */
-export function principalFromClaims(parsed: NonNullable<ReturnType<typeof parseClaims>>): Principal {
-  const { access, raw } = parsed;
-  const subject = (raw.subject as string | null | undefined) ?? (raw.sub as string | null | undefined) ?? undefined;
-  const ve = raw.value_exists as ValueExistsClaim | null | undefined;
-  const extra = { ...(subject !== undefined ? { subject } : {}), ...(ve ? { valueExists: freezeValueExists(ve) } : {}) };
-  if (access === undefined || access === 'm') return Object.freeze({ access: 'manage', authType: 'Jwt', ...extra });
-  if (access === 'r') return Object.freeze({ access: 'read', authType: 'Jwt', ...extra });
-  const list = access as { collection: string; access: CollectionMode; payload?: unknown }[];
+/** Qdrant's claims validation (after expiry): deprecated `payload`, a collection listed twice. */
+export function validateClaims(claims: Claims): void {
+  if (claims.access === 'm' || claims.access === 'r') return;
   const problems: string[] = [];
-  const collections = new Map<string, CollectionMode>();
-  list.forEach((entry, i) => {
-    if (entry.payload !== undefined && entry.payload !== null) {
-      problems.push(`access[${i}].payload: The 'payload' constraint is deprecated and should not be used`);
-    }
-    if (collections.has(entry.collection)) problems.push(`access[${i}].collection: Collection name should be unique`);
-    else collections.set(entry.collection, entry.access);
+  const seen = new Set<string>();
+  claims.access.forEach((grant, i) => {
+    if (claims.payloadAt.includes(i)) problems.push(`access[${i}].payload: The 'payload' constraint is deprecated and should not be used`);
+    if (seen.has(grant.collection)) problems.push(`access[${i}].collection: Collection name should be unique`);
+    seen.add(grant.collection);
   });
   if (problems.length > 0) throw new ProxyError('jwt_claims_invalid', { detail: problems.join('') });
-  return Object.freeze({ access: 'collections', authType: 'Jwt', collections, ...extra });
 }
 
-function isAccessShape(access: unknown): boolean {
-  if (access === 'r' || access === 'm') return true;
-  if (!Array.isArray(access)) return false;
-  return access.every(
-    (e) => isObject(e) && typeof e.collection === 'string' && typeof e.access === 'string' && MODES.has(e.access),
-  );
+/** `Option<String>`: undefined when absent or null, false when not a valid string. */
+function optionalString(value: JsonValue | undefined): string | undefined | false {
+  if (value === undefined || value.kind === 'null') return undefined;
+  return value.kind === 'string' && value.valid ? value.value : false;
 }
 
-function isValueExistsShape(ve: unknown): boolean {
-  if (!isObject(ve) || typeof ve.collection !== 'string' || !Array.isArray(ve.matches)) return false;
-  return ve.matches.every(
-    (m) =>
-      isObject(m) &&
-      typeof m.key === 'string' &&
-      (typeof m.value === 'string' ||
-        typeof m.value === 'boolean' ||
-        (Number.isInteger(m.value) && (m.value as number) >= I64_MIN && (m.value as number) < I64_MAX)),
-  );
+/**
+ * `exp`: absent, or an unsigned integer as written (Qdrant's `Option<u64>`). A null, a negative
+ * (even -0) or a float fails jsonwebtoken's own reading of it (InvalidClaimFormat).
+ */
+function readExp(value: JsonValue | undefined): number | null | false {
+  if (value === undefined) return null;
+  if (value.kind !== 'number' || !value.integer || value.text.startsWith('-') || BigInt(value.text) > U64_MAX) return false;
+  return Number(value.text);
 }
 
-function freezeValueExists(ve: ValueExistsClaim): ValueExistsClaim {
-  return Object.freeze({
-    collection: ve.collection,
-    matches: Object.freeze(ve.matches.map((m) => Object.freeze({ key: m.key, value: m.value }))),
-  });
+/** `access` (untagged: "r", "m" or a list of grants; absent means manage). serde buffers it whole, so every string in it must be valid. */
+function readAccess(value: JsonValue | undefined): { grant: AccessGrant; payloadAt: number[] } | null {
+  if (value === undefined) return { grant: 'm', payloadAt: [] };
+  if (!allStringsValid(value)) return null;
+  if (value.kind === 'string') return value.value === 'r' || value.value === 'm' ? { grant: value.value, payloadAt: [] } : null;
+  if (value.kind !== 'array') return null;
+  const grants: CollectionGrant[] = [];
+  const payloadAt: number[] = [];
+  for (const [i, item] of value.items.entries()) {
+    const fields = structFields(item, GRANT_FIELDS);
+    const collection = fields?.get('collection');
+    const mode = fields?.get('access');
+    if (!fields || collection?.kind !== 'string' || mode?.kind !== 'string' || !MODES.has(mode.value)) return null;
+    const payload = fields.get('payload');
+    if (payload !== undefined && payload.kind !== 'null') payloadAt.push(i);
+    grants.push({ collection: collection.value, access: mode.value as CollectionMode });
+  }
+  return { grant: grants, payloadAt };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+/** `value_exists`: null, or `{collection, matches: [{key: JSON path, value: string | i64 | bool}]}`. */
+function readValueExists(value: JsonValue | undefined): ValueExistsClaim | null | false {
+  if (value === undefined || value.kind === 'null') return null;
+  const fields = structFields(value, ['collection', 'matches']);
+  const collection = fields?.get('collection');
+  const matches = fields?.get('matches');
+  if (!fields || collection?.kind !== 'string' || !collection.valid || matches?.kind !== 'array') return false;
+  const out: { key: string; value: string | bigint | boolean }[] = [];
+  for (const item of matches.items) {
+    const pair = structFields(item, ['key', 'value']);
+    const key = pair?.get('key');
+    const v = pair?.get('value');
+    if (!pair || key?.kind !== 'string' || !key.valid || !isJsonPath(key.value) || v === undefined) return false;
+    const scalar = matchValue(v);
+    if (scalar === null) return false;
+    out.push({ key: key.value, value: scalar });
+  }
+  return Object.freeze({ collection: collection.value, matches: Object.freeze(out.map((m) => Object.freeze(m))) });
+}
+
+/** Qdrant's `ValueVariants` (untagged): a string, an i64 written as an integer, or a boolean. */
+function matchValue(v: JsonValue): string | bigint | boolean | null {
+  if (v.kind === 'string') return v.valid ? v.value : null;
+  if (v.kind === 'bool') return v.value;
+  if (v.kind === 'number' && v.integer) {
+    const n = BigInt(v.text);
+    return n >= I64_MIN && n <= I64_MAX ? n : null;
+  }
+  return null;
+}
+
+/**
+ * What jsonwebtoken's validation-only reading accepts for a field it then ignores (Qdrant checks no
+ * `nbf`, `iss` or `aud`): `any` (iss, aud) is buffered whole, so its strings must be valid; `nbf` is
+ * read as a number, where a string must be valid and a non-empty array or object breaks the parse.
+ */
+function ignoredByValidation(value: JsonValue | undefined, kind: 'nbf' | 'any'): boolean {
+  if (value === undefined) return true;
+  if (kind === 'any') return allStringsValid(value);
+  if (value.kind === 'string') return value.valid;
+  if (value.kind === 'array') return value.items.length === 0;
+  if (value.kind === 'object') return value.entries.length === 0;
+  return true;
+}
+
+// Qdrant's JSON path grammar (lib/segment/src/json_path/parse.rs): a key (letters, digits, `_`, `-`,
+// or a double-quoted string without `"` and `\`), then any of `.key`, `[index]` (fits in usize) or `[]`.
+const RAW_KEY = String.raw`[\p{Alphabetic}\p{N}_-]+`;
+const QUOTED_KEY = String.raw`"[^"\\]*"`;
+const JSON_PATH = new RegExp(String.raw`^(?:${RAW_KEY}|${QUOTED_KEY})(?:\.(?:${RAW_KEY}|${QUOTED_KEY})|\[(\d+)\]|\[\])*$`, 'u');
+const INDEX = /\[(\d+)\]/g;
+
+export function isJsonPath(path: string): boolean {
+  if (!JSON_PATH.test(path)) return false;
+  for (const m of path.replace(new RegExp(QUOTED_KEY, 'g'), '""').matchAll(INDEX)) if (BigInt(m[1]!) > U64_MAX) return false;
+  return true;
 }

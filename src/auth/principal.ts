@@ -1,24 +1,46 @@
-// Who a call is, once authenticated. Read-only; later stages require it.
+// Who a call is, once authenticated: made from an access grant, whatever the credential (a JWT's
+// `access` claim, a client certificate identity). Read-only; later stages require it.
 
 export type CollectionMode = 'r' | 'rw' | 'prw';
 
+/** Qdrant's `access` claim shape: global manage, global read, or a list of collection grants. */
+export type AccessGrant = 'm' | 'r' | readonly CollectionGrant[];
+
+export interface CollectionGrant {
+  readonly collection: string;
+  readonly access: CollectionMode;
+}
+
 export interface ValueExistsClaim {
   readonly collection: string;
-  readonly matches: readonly { readonly key: string; readonly value: string | number | boolean }[];
+  /** Integers are exact (bigint): a look-up asks for the value as written. */
+  readonly matches: readonly { readonly key: string; readonly value: string | bigint | boolean }[];
 }
 
 /** Qdrant's audit auth types, plus `Certificate` for `auth.client_cert_identities`. */
 export type AuthType = 'ApiKey' | 'Jwt' | 'None' | 'Certificate';
 
+interface Identity {
+  readonly authType: AuthType;
+  readonly subject?: string;
+  readonly valueExists?: ValueExistsClaim;
+}
+
 export type Principal =
-  | { readonly access: 'manage' | 'read'; readonly authType: AuthType; readonly subject?: string; readonly valueExists?: ValueExistsClaim }
-  | {
-      readonly access: 'collections';
-      readonly authType: 'Jwt' | 'Certificate';
-      readonly collections: ReadonlyMap<string, CollectionMode>;
-      readonly subject?: string;
-      readonly valueExists?: ValueExistsClaim;
-    };
+  | (Identity & { readonly access: 'manage' | 'read' })
+  | (Identity & { readonly access: 'collections'; readonly collections: ReadonlyMap<string, CollectionMode> });
 
 /** The identity of every call when no key is configured: Qdrant then has no auth layer at all. */
 export const NO_AUTH_PRINCIPAL: Principal = Object.freeze({ access: 'manage', authType: 'None' });
+
+/** The principal a grant gives. Collections must be distinct (claims and config check that first). */
+export function principalFromGrant(grant: AccessGrant, identity: Identity): Principal {
+  const extra = {
+    authType: identity.authType,
+    ...(identity.subject !== undefined ? { subject: identity.subject } : {}),
+    ...(identity.valueExists ? { valueExists: identity.valueExists } : {}),
+  };
+  if (grant === 'm') return Object.freeze({ access: 'manage', ...extra });
+  if (grant === 'r') return Object.freeze({ access: 'read', ...extra });
+  return Object.freeze({ access: 'collections', collections: new Map(grant.map((g) => [g.collection, g.access])), ...extra });
+}

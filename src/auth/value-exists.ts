@@ -80,7 +80,7 @@ export class ValueExistsChecker {
 }
 
 function cacheKey(claim: ValueExistsClaim): string {
-  return JSON.stringify([claim.collection, claim.matches.map((m) => [m.key, typeof m.value, m.value])]);
+  return JSON.stringify([claim.collection, claim.matches.map((m) => [m.key, typeof m.value, String(m.value)])]);
 }
 
 /** The same query Qdrant runs: limit 1, AND of exact matches, no payload, no vectors. */

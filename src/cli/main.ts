@@ -6,7 +6,7 @@ import { compileRules } from '../access/compile-rules.js';
 import { loadQdrantApi } from '../api/qdrant-api.js';
 import { loadConfig } from '../config/load.js';
 import { serve } from './serve.js';
-import { createServerCredentials } from '../server/server-credentials.js';
+import { createServerTls } from '../server/server-tls.js';
 import { mintToken, TOKEN_USAGE } from './token.js';
 import { createUpstream } from '../upstream/upstream-channel.js';
 
@@ -58,7 +58,7 @@ function checkConfig(file: string | null): number {
     const api = loadQdrantApi(config.api.proto_dir ?? undefined);
     compileRules(api);
     const silent = pino({ level: 'silent' });
-    createServerCredentials(config, silent);
+    createServerTls(config, silent);
     createUpstream(config, silent).forwarder.close();
     console.log(`config OK${file ? `: ${file}` : ''} (upstream ${config.upstream.url})`);
     return 0;

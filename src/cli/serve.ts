@@ -10,14 +10,15 @@ import { reloadedConfig } from '../config/reload.js';
 import type { Config } from '../config/schema.js';
 import { buildEngine } from '../engine.js';
 import { runClusterPrimary } from './cluster-primary.js';
-import { compileRules } from '../access/compile-rules.js';
+import { compileRules, servedApi } from '../access/compile-rules.js';
 import { createLogger, setLogLevel } from '../log/logger.js';
 import { ProxyMetrics } from '../ops/metrics.js';
 import { HEAP_GROWING_PERCENT, tuneHeap } from '../ops/heap-tuning.js';
 import { OpsServer } from '../ops/ops-server.js';
 import { ServingState } from '../ops/serving-state.js';
+import { CallRecorder } from '../chain/call-record.js';
 import { ProxyServer } from '../server/proxy-server.js';
-import { createServerCredentials } from '../server/server-credentials.js';
+import { createServerTls } from '../server/server-tls.js';
 import { createScrollLookup } from '../upstream/scroll-lookup.js';
 import { createUpstream } from '../upstream/upstream-channel.js';
 import { UpstreamProbe } from '../upstream/upstream-probe.js';
@@ -47,14 +48,13 @@ export async function serve(file: string | null): Promise<number> {
   // What start-up has opened so far, closed again if a later step fails.
   const opened: (() => void)[] = [];
   try {
-    const api = loadQdrantApi(config.api.proto_dir ?? undefined);
+    const api = servedApi(loadQdrantApi(config.api.proto_dir ?? undefined));
     const upstream = createUpstream(config, logger);
     const { forwarder } = upstream;
     opened.push(() => forwarder.close());
-    const serverTls = createServerCredentials(config, logger);
+    const serverTls = createServerTls(config, logger);
     const metrics = new ProxyMetrics(VERSION, api.source, config.metrics.enabled);
-    const services = [...new Set([...api.methods.keys()].map((p) => p.slice(1, p.indexOf('/', 1))))];
-    const state = new ServingState(services);
+    const state = new ServingState(new Set([...api.methods.keys()].map((p) => p.slice(1, p.indexOf('/', 1)))));
     state.onChange((serving) => metrics.setServing(serving));
     const rules = compileRules(api);
     const engineFor = (c: Readonly<Config>) =>
@@ -62,18 +62,27 @@ export async function serve(file: string | null): Promise<number> {
         api,
         rules,
         logger,
-        scroll: createScrollLookup(api, forwarder, c.auth.value_exists_timeout_ms),
+        scroll: createScrollLookup(api, forwarder, c.auth.value_exists_timeout_ms, c.limits.max_message_bytes),
         onValueExists: (hit) => metrics.valueExistsLookup(hit),
       });
     const audit = new AuditLog(config.audit, logger);
-    const server = new ProxyServer(engineFor(config), { api, forwarder, logger, audit, metrics, state });
+    const server = new ProxyServer(engineFor(config), {
+      methods: api.methods,
+      rules,
+      forwarder,
+      logger,
+      recorder: new CallRecorder(audit, metrics, logger),
+      state,
+      tls: serverTls.tls,
+      descriptorFiles: api.descriptorFiles,
+    });
     const probe = new UpstreamProbe(forwarder, config.upstream.health_check_interval_ms, (up, detail) => {
       if (up !== state.isUpstreamUp) (up ? logger.info({}, 'upstream is up') : logger.warn({ detail }, 'upstream is down'));
       state.setUpstreamUp(up);
       metrics.setUpstreamUp(up);
     });
     opened.push(() => server.forceShutdown());
-    const port = await server.listen(serverTls.credentials);
+    const port = await server.listen();
     const certReloadMs = (config.tls.cert_ttl ?? 3600) * 1000;
     serverTls.certificates?.start(certReloadMs);
     upstream.certificates?.start(certReloadMs);

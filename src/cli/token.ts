@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { loadConfig } from '../config/load.js';
-import { parseClaims, principalFromClaims } from '../auth/jwt-claims.js';
+import { parseStrictJson } from '../auth/json-strict.js';
+import { readClaims, validateClaims } from '../auth/jwt-claims.js';
 
 export const TOKEN_USAGE = `usage: qdrant-auth-proxy token [--config FILE | --key-env VAR] [options]
   --config FILE         sign with service.api_key of this config (env overrides apply)
@@ -43,9 +44,9 @@ export async function mintToken(args: string[], env: NodeJS.ProcessEnv = process
     claims.exp = Math.floor(Date.now() / 1000) + Number(values.exp);
   }
   // Refuse to mint what the proxy (and Qdrant) would reject.
-  const parsed = parseClaims(claims);
+  const parsed = readClaims(parseStrictJson(Buffer.from(JSON.stringify(claims)))!);
   if (!parsed) throw new Error('claims do not have Qdrant\'s shape (see --help)');
-  principalFromClaims(parsed);
+  validateClaims(parsed);
   return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(key));
 }
 

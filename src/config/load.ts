@@ -73,6 +73,9 @@ function checkCrossKeyRules(c: Config): void {
     for (const [name, grant] of Object.entries(c.auth.client_cert_identities)) need(!dup(grant), `auth.client_cert_identities.${name}: a collection is listed twice`);
   }
   need(c.auth.max_credential_bytes < c.limits.max_metadata_bytes, 'auth.max_credential_bytes: must be below limits.max_metadata_bytes');
+  need(c.limits.max_buffered_request_bytes >= c.limits.max_message_bytes, 'limits.max_buffered_request_bytes: must be at least limits.max_message_bytes (the largest request must fit)');
+  need(c.limits.max_buffered_reply_bytes >= Math.min(c.limits.max_message_bytes, 1024 * 1024), 'limits.max_buffered_reply_bytes: must be at least 1 MiB (or limits.max_message_bytes when that is smaller)');
+  need(c.limits.max_buffered_anonymous_bytes >= c.limits.max_anonymous_message_bytes, 'limits.max_buffered_anonymous_bytes: must be at least limits.max_anonymous_message_bytes');
   if (c.service.alt_api_key !== null) {
     need(c.service.api_key !== null, 'service.alt_api_key: requires service.api_key');
   }

@@ -87,6 +87,8 @@ export const configSchema = z.strictObject({
       transport: z.enum(['http2', 'grpc-js']).default('http2'),
       // HTTP/2 connections the http2 transport spreads calls over (BENCHMARKS.md); grpc-js uses one.
       connections: int(1, 64).default(1),
+      // Resets of abandoned calls per upstream connection and second (README "Security": isolation).
+      max_resets_per_second: int(1, 100_000).default(10),
     })
     .prefault({}),
   api: z
@@ -103,9 +105,20 @@ export const configSchema = z.strictObject({
       max_call_timeout_ms: int(0, 24 * 3600 * 1000).default(600_000),
       keepalive_time_ms: int(1000, 24 * 3600 * 1000).default(7_200_000),
       keepalive_timeout_ms: int(100, 3600 * 1000).default(20_000),
-      max_connection_idle_ms: int(0, 30 * 24 * 3600 * 1000).default(0),
+      max_connection_idle_ms: int(0, 30 * 24 * 3600 * 1000).default(300_000),
       max_connection_age_ms: int(0, 30 * 24 * 3600 * 1000).default(0),
       max_connection_age_grace_ms: int(0, 24 * 3600 * 1000).default(0),
+      // Hardening (README "Security"): what any client can make the proxy hold, and for how long.
+      handshake_timeout_ms: int(100, 600_000).default(10_000),
+      close_grace_ms: int(0, 600_000).default(5_000),
+      request_body_timeout_ms: int(100, 24 * 3600 * 1000).default(30_000),
+      max_decompression_ratio: int(1, 1_000_000).default(100),
+      max_buffered_request_bytes: int(1024, 2 ** 40).default(512 * 1024 * 1024),
+      max_buffered_reply_bytes: int(1024, 2 ** 40).default(64 * 1024 * 1024),
+      max_anonymous_message_bytes: int(0, 16 * 1024 * 1024).default(4096),
+      max_buffered_anonymous_bytes: int(1024, 2 ** 40).default(16 * 1024 * 1024),
+      max_calls_in_flight: int(1, 10_000_000).default(4096),
+      max_health_watch_streams: int(0, 1_000_000).default(100),
     })
     .prefault({}),
   metrics: z

@@ -1,17 +1,13 @@
 // Whether the proxy should receive traffic: the upstream answers its health probe and the proxy is
 // not draining. Feeds grpc.health.v1 (Check and Watch), /readyz and the upstream-state metric.
-import { HealthImplementation } from 'grpc-health-check';
 
 export class ServingState {
   private upstreamUp = false;
   private draining = false;
-  private readonly listeners: ((serving: boolean) => void)[] = [];
-  /** The proxy's own grpc.health.v1 implementation; '' is the whole server. */
-  readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
+  private readonly listeners = new Set<(serving: boolean) => void>();
 
-  constructor(private readonly serviceNames: readonly string[]) {
-    this.publish();
-  }
+  /** `serviceNames`: the services health Watch knows (besides '', the whole server). */
+  constructor(readonly serviceNames: ReadonlySet<string>) {}
 
   get serving(): boolean {
     return this.upstreamUp && !this.draining;
@@ -29,17 +25,18 @@ export class ServingState {
 
   /** SIGTERM: tell load balancers first, then drain. */
   startDraining(): void {
+    if (this.draining) return;
     this.draining = true;
     this.publish();
   }
 
-  onChange(listener: (serving: boolean) => void): void {
-    this.listeners.push(listener);
+  /** Returns a function that removes the listener. */
+  onChange(listener: (serving: boolean) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   private publish(): void {
-    const status = this.serving ? 'SERVING' : 'NOT_SERVING';
-    for (const name of ['', ...this.serviceNames]) this.health.setStatus(name, status);
     for (const l of this.listeners) l(this.serving);
   }
 }

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { loadQdrantApi } from '../api/qdrant-api.js';
+import { servedApi } from '../access/compile-rules.js';
 import { STANDIN_HANDLERS } from './standin-handlers.js';
 import { StandinError } from './standin-messages.js';
 import { startStandin, type Standin, type StandinOptions } from './standin-server.js';
@@ -64,7 +65,7 @@ function parseOptions(argv: string[]): CliOptions {
  */
 function installDelays(standin: Standin, delays: Map<string, number>): void {
   if (delays.size === 0) return;
-  const api = loadQdrantApi();
+  const api = servedApi(loadQdrantApi());
   for (const [path, ms] of delays) {
     const method = api.methods.get(path);
     if (!method || method.kind !== 'unary') throw new Error(`--delay ${path}: not a unary method of the loaded API`);

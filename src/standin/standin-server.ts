@@ -6,6 +6,7 @@
 // recorded as raw bytes and a test can replace any method's behaviour with `override`.
 import * as grpc from '@grpc/grpc-js';
 import { loadQdrantApi, type ApiMethod, type QdrantApi } from '../api/qdrant-api.js';
+import { servedApi } from '../access/compile-rules.js';
 import { RAW_REPLIES, STANDIN_HANDLERS } from './standin-handlers.js';
 import { StandinError } from './standin-messages.js';
 import { StandinStore } from './standin-store.js';
@@ -47,7 +48,7 @@ interface Context {
 }
 
 export async function startStandin(opts: StandinOptions = {}): Promise<Standin> {
-  const ctx: Context = { api: loadQdrantApi(), store: new StandinStore(), calls: [], overrides: new Map() };
+  const ctx: Context = { api: servedApi(loadQdrantApi()), store: new StandinStore(), calls: [], overrides: new Map() };
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,

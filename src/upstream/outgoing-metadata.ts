@@ -1,34 +1,51 @@
-// What crosses the hop: request metadata minus client credentials and hop-by-hop headers, plus the
-// proxy's own upstream credential; response headers minus what the proxy's server sets itself.
+// What crosses the hop, in both directions, written once for both transports. Upstream: the caller's
+// metadata minus its credentials, headers that are connection-specific in HTTP/2 (RFC 9113 §8.2.2,
+// which node:http2 refuses to send), and headers the proxy sets itself; plus `upstream.api_key`.
+// Back to the client: the upstream's headers and trailers minus the same kinds.
 import type { OutgoingHttpHeaders } from 'node:http2';
-import { Metadata } from '@grpc/grpc-js';
+import type { RequestMetadata } from '../grpc/metadata.js';
 
 /** Client credentials: never forwarded (the upstream only ever sees `upstream.api_key`). */
-const CREDENTIAL_KEYS = ['api-key', 'authorization'] as const;
-/** Connection-specific headers (RFC 9113 §8.2.2) and ones the upstream channel sets itself. */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te', 'user-agent'];
-/** What a request never carries upstream, whichever transport builds it. */
-const NOT_FORWARDED = [...CREDENTIAL_KEYS, ...HOP_BY_HOP];
-const SERVER_SET_RESPONSE_HEADERS = ['content-type', 'content-length', 'grpc-encoding', 'grpc-accept-encoding', 'date', 'grpc-status', 'grpc-message'];
+const CREDENTIALS = ['api-key', 'authorization'];
+/** Connection-specific in HTTP/2: node:http2 refuses to send them, and they mean nothing to gRPC. */
+const CONNECTION_SPECIFIC = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host', 'te'];
+/** Set by whichever side sends the message, never copied across. */
+const TRANSPORT = ['user-agent', 'content-type', 'content-length', 'grpc-timeout', 'grpc-encoding', 'grpc-accept-encoding', 'accept-encoding', 'date', 'grpc-status', 'grpc-message'];
+/** Headers node:http2 sends with one value only; of a repeated one the first is kept. */
+const SINGLE_VALUE = new Set([
+  'access-control-allow-credentials', 'access-control-max-age', 'access-control-request-method', 'age', 'authorization',
+  'content-encoding', 'content-language', 'content-length', 'content-location', 'content-md5', 'content-range', 'content-type',
+  'date', 'dnt', 'etag', 'expires', 'from', 'host', 'if-match', 'if-modified-since', 'if-none-match', 'if-range',
+  'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'range', 'referer',
+  'retry-after', 'tk', 'upgrade-insecure-requests', 'user-agent', 'x-content-type-options',
+]);
 
-export function upstreamRequestMetadata(incoming: Metadata, upstreamApiKey: string | null): Metadata {
-  const out = incoming.clone();
-  for (const key of NOT_FORWARDED) out.remove(key);
-  if (upstreamApiKey !== null) out.set('api-key', upstreamApiKey);
+const NOT_FORWARDED = new Set([...CREDENTIALS, ...CONNECTION_SPECIFIC, ...TRANSPORT]);
+const NOT_RETURNED = new Set([...CONNECTION_SPECIFIC, ...TRANSPORT]);
+
+/** The metadata a forwarded call carries upstream (pseudo and gRPC headers are added by the transport). */
+export function upstreamHeaders(metadata: RequestMetadata | null, upstreamApiKey: string | null): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  metadata?.forEach((name, value) => add(out, name, value, NOT_FORWARDED));
+  if (upstreamApiKey !== null) out['api-key'] = upstreamApiKey;
   return out;
 }
 
-/** The same, as HTTP/2 headers for the http2 transport (no Metadata copy: toHttp2Headers is a new object). */
-export function upstreamRequestHeaders(incoming: Metadata, upstreamApiKey: string | null): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = incoming.toHttp2Headers();
-  for (const key of NOT_FORWARDED) delete headers[key];
-  if (upstreamApiKey !== null) headers['api-key'] = upstreamApiKey;
-  return headers;
+/** The upstream's response headers or trailers (node's raw list) as the client gets them. */
+export function clientHeaders(raw: readonly string[]): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.charCodeAt(0) !== 58 /* ':' */) add(out, name, raw[i + 1]!, NOT_RETURNED);
+  }
+  return out;
 }
 
-/** Removes them in place: pass a copy when the caller's metadata must stay as it is. */
-export function clientResponseHeaders(fromUpstream: Metadata): Metadata {
-  for (const key of SERVER_SET_RESPONSE_HEADERS) fromUpstream.remove(key);
-  for (const key of HOP_BY_HOP) fromUpstream.remove(key);
-  return fromUpstream;
+function add(out: OutgoingHttpHeaders, name: string, value: string, skip: ReadonlySet<string>): void {
+  if (skip.has(name)) return;
+  const existing = out[name];
+  if (existing === undefined) out[name] = value;
+  else if (SINGLE_VALUE.has(name)) return;
+  else if (Array.isArray(existing)) existing.push(value);
+  else out[name] = [String(existing), value];
 }

@@ -1,12 +1,13 @@
-// The connection to the real Qdrant: one shared, multiplexed HTTP/2 connection with keepalive and
-// reconnect backoff, TLS or mutual TLS as configured (client certificate and CA follow their files),
-// and no 4 MB message cap (Qdrant sets none on gRPC). `upstream.transport` picks the forwarder.
+// The connection to the real Qdrant: multiplexed HTTP/2 with keepalive and reconnect backoff, TLS or
+// mutual TLS as configured (client certificate and CA follow their files), and no 4 MB message cap
+// (Qdrant sets none on gRPC). `upstream.transport` picks the forwarder.
 import { rootCertificates } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { ReloadingCertificates } from '../tls/reloading-certificates.js';
-import { GrpcJsForwarder, type Forwarder } from './forward.js';
+import type { Forwarder } from './forwarder.js';
+import { GrpcJsForwarder } from './grpcjs-forwarder.js';
 import { H2Forwarder } from './h2-forwarder.js';
 
 export interface Upstream {
@@ -16,7 +17,7 @@ export interface Upstream {
 }
 
 export function createUpstream(config: Readonly<Config>, logger: Logger): Upstream {
-  const { upstream, limits } = config;
+  const { upstream } = config;
   const url = new URL(upstream.url);
   const https = url.protocol === 'https:';
   const certificates = https
@@ -31,25 +32,31 @@ export function createUpstream(config: Readonly<Config>, logger: Logger): Upstre
         logger,
       )
     : null;
+  const forwarder = upstream.transport === 'http2' ? h2Forwarder(config, url, certificates, logger) : grpcJsForwarder(config, url, certificates);
+  certificates?.onReload(() => forwarder.reconnect());
+  return { forwarder, certificates };
+}
 
-  if (upstream.transport === 'http2') {
-    const forwarder = new H2Forwarder({
-      url: `${url.protocol}//${url.host}`,
-      serverName: upstream.server_name,
-      upstreamApiKey: upstream.api_key,
-      maxMessageBytes: limits.max_message_bytes,
-      maxCallTimeoutMs: limits.max_call_timeout_ms,
-      keepaliveTimeMs: upstream.keepalive_time_ms,
-      keepaliveTimeoutMs: upstream.keepalive_timeout_ms,
-      connections: upstream.connections,
-      tls: certificates ? () => certificates.secureContextOptions() : null,
-      logger,
-    });
-    certificates?.onReload(() => forwarder.reconnect());
-    return { forwarder, certificates };
-  }
+function h2Forwarder(config: Readonly<Config>, url: URL, certificates: ReloadingCertificates | null, logger: Logger): Forwarder {
+  const { upstream, limits } = config;
+  return new H2Forwarder({
+    url: `${url.protocol}//${url.host}`,
+    serverName: upstream.server_name,
+    upstreamApiKey: upstream.api_key,
+    maxMessageBytes: limits.max_message_bytes,
+    maxCallTimeoutMs: limits.max_call_timeout_ms,
+    keepaliveTimeMs: upstream.keepalive_time_ms,
+    keepaliveTimeoutMs: upstream.keepalive_timeout_ms,
+    connections: upstream.connections,
+    maxResetsPerSecond: upstream.max_resets_per_second,
+    tls: certificates ? () => certificates.secureContextOptions() : null,
+    logger,
+  });
+}
 
-  const port = url.port || (https ? '443' : '80');
+function grpcJsForwarder(config: Readonly<Config>, url: URL, certificates: ReloadingCertificates | null): Forwarder {
+  const { upstream, limits } = config;
+  const port = url.port || (certificates ? '443' : '80');
   const target = `${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${port}`;
   const options: grpc.ChannelOptions = {
     'grpc.max_receive_message_length': limits.max_message_bytes,
@@ -69,6 +76,5 @@ export function createUpstream(config: Readonly<Config>, logger: Logger): Upstre
   const credentials = certificates
     ? grpc.experimental.createCertificateProviderChannelCredentials(certificates, upstream.cert ? certificates : null)
     : grpc.credentials.createInsecure();
-  const forwarder = new GrpcJsForwarder(new grpc.Client(target, credentials, options), upstream.api_key, limits.max_call_timeout_ms);
-  return { forwarder, certificates };
+  return new GrpcJsForwarder(new grpc.Client(target, credentials, options), upstream.api_key, limits.max_call_timeout_ms);
 }

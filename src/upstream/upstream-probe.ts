@@ -1,8 +1,10 @@
 // Asks the upstream Qdrant's own health check at a fixed interval, with the proxy's credential.
-import { status as Status } from '@grpc/grpc-js';
-import type { Forwarder } from './forward.js';
+import { Status } from '../grpc/status.js';
+import type { Forwarder } from './forwarder.js';
+import { describeOutcome, ownCall } from './own-call.js';
 
 const HEALTH_CHECK = '/qdrant.Qdrant/HealthCheck';
+const MAX_REPLY_BYTES = 64 * 1024;
 
 export class UpstreamProbe {
   private timer: NodeJS.Timeout | null = null;
@@ -15,8 +17,9 @@ export class UpstreamProbe {
 
   start(): void {
     const tick = async () => {
-      const reply = await this.forwarder.ownCall(HEALTH_CHECK, Buffer.alloc(0), Math.min(this.intervalMs, 5000));
-      this.onResult(reply.status.code === Status.OK, reply.status.original);
+      const { outcome } = await ownCall(this.forwarder, HEALTH_CHECK, Buffer.alloc(0), Math.min(this.intervalMs, 5000), MAX_REPLY_BYTES);
+      const up = outcome.origin === 'upstream' && outcome.status.code === Status.OK;
+      this.onResult(up, describeOutcome(outcome));
       if (this.timer !== null) this.timer = setTimeout(() => void tick(), this.intervalMs).unref();
     };
     this.timer = setTimeout(() => void tick(), 0).unref();

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadQdrantApi } from '../../src/api/qdrant-api.js';
+import { servedApi } from '../../src/access/compile-rules.js';
 import { COLLECTION, EXPECTATIONS, expectedMessage, OTHER_COLLECTION, requestNaming, type Identity } from '../helpers/access-expectations.js';
 import { md, rawServerStream, rawUnary, type RawOutcome } from '../helpers/raw-client.js';
 import { startStack, type Stack } from '../helpers/proxy-stack.js';
@@ -11,7 +12,7 @@ import { startStack, type Stack } from '../helpers/proxy-stack.js';
 const KEY = 'my_top_secret_key';
 const ALT = 'my_alternative_secret_key';
 const RO = 'boo-hoo, this can only read!';
-const api = loadQdrantApi();
+const api = servedApi(loadQdrantApi());
 const LOCAL_HEALTH = '/grpc.health.v1.Health/Check';
 const issuedTokens: string[] = [];
 const sign = async (claims: object, secret = KEY) => {

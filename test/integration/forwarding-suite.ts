@@ -3,11 +3,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadQdrantApi } from '../../src/api/qdrant-api.js';
+import { servedApi } from '../../src/access/compile-rules.js';
 import { ACCESS_TABLE } from '../../src/access/access-table.js';
 import { md, rawServerStream, rawUnary } from '../helpers/raw-client.js';
 import { startStack, startStandinMtls, type Stack } from '../helpers/proxy-stack.js';
 
-const api = loadQdrantApi();
+const api = servedApi(loadQdrantApi());
 
 export function forwardingSuite(transport: 'http2' | 'grpc-js'): void {
   let stack: Stack;

@@ -11,12 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringsAt } from '../../src/access/request-fields.js';
 import { ACCESS_TABLE } from '../../src/access/access-table.js';
 import { loadQdrantApi } from '../../src/api/qdrant-api.js';
+import { servedApi } from '../../src/access/compile-rules.js';
 import { md, rawUnary } from '../helpers/raw-client.js';
 import { forwardedSince, startStack, type Stack } from '../helpers/proxy-stack.js';
 
 const KEY = 'hostile-input-key';
 const ALLOWED = 'fuzz_allowed';
-const api = loadQdrantApi();
+const api = servedApi(loadQdrantApi());
 const readPaths = ACCESS_TABLE.filter((r) => r.kind === 'unary' && r.need.scope === 'collection' && !r.need.write && !r.need.manage && !r.need.extras).map((r) => r.path);
 const writePaths = ACCESS_TABLE.filter((r) => r.kind === 'unary' && r.need.scope === 'collection' && (r.need.write || r.need.manage)).map((r) => r.path);
 const allPaths = ACCESS_TABLE.filter((r) => r.kind === 'unary').map((r) => r.path);

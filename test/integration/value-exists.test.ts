@@ -4,12 +4,13 @@ import * as grpc from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadQdrantApi } from '../../src/api/qdrant-api.js';
+import { servedApi } from '../../src/access/compile-rules.js';
 import { md, rawUnary } from '../helpers/raw-client.js';
 import { startStack, type Stack } from '../helpers/proxy-stack.js';
 
 const KEY = 'value-exists-signing-key';
 const UPSTREAM_KEY = 'proxy-own-upstream-key';
-const api = loadQdrantApi();
+const api = servedApi(loadQdrantApi());
 const enc = (path: string, v: object) => api.methods.get(path)!.request!.encode(v);
 const sign = (claims: object) => new SignJWT(claims as Record<string, unknown>).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(KEY));
 const valueExists = (collection: string, user: string) => ({ access: 'r', value_exists: { collection, matches: [{ key: 'user', value: user }] } });

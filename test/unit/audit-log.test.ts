@@ -1,12 +1,12 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Metadata } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { fileName, RotatingAuditFile } from '../../src/audit/audit-file.js';
 import { AuditLog, auditError, peerAddress, type AuditEvent } from '../../src/audit/audit-log.js';
 import { parseConfig } from '../../src/config/load.js';
+import { RequestMetadata } from '../../src/grpc/metadata.js';
 
 const HOUR = 3600_000;
 const T0 = Date.UTC(2026, 10, 23, 22, 30); // 2026-11-23 22:30 UTC
@@ -52,7 +52,7 @@ describe('audit records', () => {
     method: 'upsert_points',
     principal: { access: 'collections', authType: 'Jwt', collections: new Map([['c1', 'rw']]), subject: 'alice' },
     collections: ['c1'],
-    metadata: new Metadata(),
+    metadata: RequestMetadata.of({}),
     peer: '10.0.0.7:51234',
     allowed: true,
     code: 0,
@@ -68,9 +68,7 @@ describe('audit records', () => {
   }
 
   it('writes Qdrant\'s fields in Qdrant\'s order, plus code and duration', async () => {
-    const md = new Metadata();
-    md.set('x-request-id', 'r'.repeat(300));
-    md.set('authorization', 'Bearer secret-token');
+    const md = RequestMetadata.of({ 'x-request-id': 'r'.repeat(300), authorization: 'Bearer secret-token' });
     const [entry] = await recordAll([{ ...base, metadata: md }]);
     expect(Object.keys(entry!)).toEqual(['timestamp', 'method', 'api', 'auth_type', 'subject', 'remote', 'collection', 'tracing_id', 'result', 'code', 'duration_ms']);
     expect(entry).toMatchObject({ timestamp: '2026-11-23T22:30:00.000Z', method: 'upsert_points', api: '/qdrant.Points/Upsert', auth_type: 'Jwt', subject: 'alice', remote: '10.0.0.7', collection: 'c1', result: 'ok', code: 0, duration_ms: 1.235 });
@@ -84,8 +82,7 @@ describe('audit records', () => {
   });
 
   it('forwarded addresses only when trusted; api only with log_api', async () => {
-    const md = new Metadata();
-    md.set('x-forwarded-for', '203.0.113.9, 10.0.0.1');
+    const md = RequestMetadata.of({ 'x-forwarded-for': '203.0.113.9, 10.0.0.1' });
     const [untrusted] = await recordAll([{ ...base, metadata: md }]);
     expect(untrusted!.remote).toBe('10.0.0.7');
     const [trusted] = await recordAll([{ ...base, metadata: md }], { trust_forwarded_headers: true, log_api: false });

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { authorize } from '../../src/access/authorize.js';
-import { compileRules } from '../../src/access/compile-rules.js';
+import { authorizeCollections, authorizeOnHeaders } from '../../src/access/authorize.js';
+import { compileRules, type CompiledRule } from '../../src/access/compile-rules.js';
 import { loadQdrantApi } from '../../src/api/qdrant-api.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { ProxyError } from '../../src/errors.js';
 import { COLLECTION, EXPECTATIONS, expectedMessage, PRINCIPALS, requestNaming, type Identity } from '../helpers/access-expectations.js';
 
 const rules = compileRules(loadQdrantApi());
+/** Both steps, as the call runner takes them (the headers first, then the request's collections). */
+const authorize = (rule: CompiledRule, principal: Principal, request: Uint8Array) => authorizeOnHeaders(rule, principal) ?? authorizeCollections(rule, principal, request);
 
 function encodeWithLookup(path: string, lookup: string): Buffer {
   const api = loadQdrantApi();

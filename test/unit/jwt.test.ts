@@ -1,9 +1,10 @@
-import { Metadata } from '@grpc/grpc-js';
+import { createHmac } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { Authenticator, type AuthSettings } from '../../src/auth/authenticate.js';
 import { CertificateIdentities } from '../../src/auth/client-certificate.js';
 import { ProxyError } from '../../src/errors.js';
+import { RequestMetadata } from '../../src/grpc/metadata.js';
 
 const KEY = 'my_top_secret_key';
 const ALT = 'my_alternative_secret_key';
@@ -16,17 +17,9 @@ function auth(over: Partial<AuthSettings> = {}): Authenticator {
 }
 const sign = (claims: object, secret = KEY, header: object = { alg: 'HS256' }) =>
   new SignJWT(claims as Record<string, unknown>).setProtectedHeader(header as { alg: string }).sign(new TextEncoder().encode(secret));
-const bearer = (token: string) => {
-  const md = new Metadata();
-  md.set('authorization', `Bearer ${token}`);
-  return md;
-};
-const apiKey = (key: string) => {
-  const md = new Metadata();
-  md.set('api-key', key);
-  return md;
-};
-async function outcome(a: Authenticator, md: Metadata): Promise<string> {
+const bearer = (token: string) => RequestMetadata.of({ authorization: `Bearer ${token}` });
+const apiKey = (key: string) => RequestMetadata.of({ 'api-key': key });
+async function outcome(a: Authenticator, md: RequestMetadata): Promise<string> {
   try {
     const p = await a.authenticate(md);
     return p.access;
@@ -48,24 +41,18 @@ describe('credentials (Qdrant order: key, alt key, read-only key, JWT)', () => {
   });
 
   it('no usable credential', async () => {
-    expect(await outcome(auth(), new Metadata())).toBe('16 Must provide an API key or an Authorization bearer token');
-    const md = new Metadata();
-    md.set('authorization', `bearer ${KEY}`); // prefix is case-sensitive, as in Qdrant
-    expect(await outcome(auth(), md)).toBe('16 Must provide an API key or an Authorization bearer token');
-    md.set('authorization', `Token ${KEY}`);
-    expect(await outcome(auth(), md)).toBe('16 Must provide an API key or an Authorization bearer token');
+    expect(await outcome(auth(), RequestMetadata.of({}))).toBe('16 Must provide an API key or an Authorization bearer token');
+    // The prefix is case-sensitive, as in Qdrant.
+    expect(await outcome(auth(), RequestMetadata.of({ authorization: `bearer ${KEY}` }))).toBe('16 Must provide an API key or an Authorization bearer token');
+    expect(await outcome(auth(), RequestMetadata.of({ authorization: `Token ${KEY}` }))).toBe('16 Must provide an API key or an Authorization bearer token');
   });
 
   it('differing credentials in one call are refused, equal ones accepted', async () => {
-    const md = apiKey(KEY);
-    md.set('authorization', `Bearer ${RO}`);
-    expect(await outcome(auth(), md)).toBe('16 Conflicting credentials: send one API key or token per call');
-    const same = apiKey(KEY);
-    same.set('authorization', `Bearer ${KEY}`);
-    expect(await outcome(auth(), same)).toBe('manage');
-    const two = apiKey(RO);
-    two.add('api-key', KEY);
-    expect(await outcome(auth(), two)).toBe('16 Conflicting credentials: send one API key or token per call');
+    const conflicting = '16 Conflicting credentials: send one API key or token per call';
+    expect(await outcome(auth(), RequestMetadata.of({ 'api-key': KEY, authorization: `Bearer ${RO}` }))).toBe(conflicting);
+    expect(await outcome(auth(), RequestMetadata.of({ 'api-key': KEY, authorization: `Bearer ${KEY}` }))).toBe('manage');
+    expect(await outcome(auth(), RequestMetadata.of({ 'api-key': [RO, KEY] }))).toBe(conflicting);
+    expect(await outcome(auth(), RequestMetadata.of({ 'api-key': [KEY, KEY] }))).toBe('manage');
   });
 
   it('oversized credentials are refused before any decoding', async () => {
@@ -76,7 +63,7 @@ describe('credentials (Qdrant order: key, alt key, read-only key, JWT)', () => {
   it('no keys configured: no auth at all', async () => {
     const open = auth({ apiKey: null, altApiKey: null, readOnlyApiKey: null });
     expect(open.enabled).toBe(false);
-    expect(await outcome(open, new Metadata())).toBe('manage');
+    expect(await outcome(open, RequestMetadata.of({}))).toBe('manage');
   });
 });
 
@@ -155,5 +142,71 @@ describe('JWT (HS256, Qdrant outcomes)', () => {
     expect(await outcome(a, bearer(token))).toBe('manage');
     now += 41_000; // exp + 31 s
     expect(await outcome(a, bearer(token))).toBe('7 ExpiredSignature');
+  });
+});
+
+/** An HS256 token from raw header and payload JSON text (so repeated keys and odd numbers survive). */
+const raw = (payload: string | Buffer, secret = KEY, header = '{"alg":"HS256"}') => {
+  const input = `${Buffer.from(header).toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
+  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+};
+
+describe('JWT parsing as Qdrant parses (serde_json, jsonwebtoken 10)', () => {
+  const only = () => auth({ altApiKey: null });
+  const INVALID = '16 Invalid API key or JWT';
+
+  it('a field given twice is refused (serde: duplicate field), unknown ones may repeat', async () => {
+    for (const payload of ['{"access":"r","access":"m"}', '{"exp":1,"exp":2}', '{"sub":"a","sub":"b"}', '{"value_exists":null,"value_exists":null}', '{"nbf":1,"nbf":2}', '{"aud":"a","aud":"b"}',
+      '{"access":[{"collection":"a","collection":"b","access":"r"}]}', '{"value_exists":{"collection":"c","collection":"d","matches":[]}}']) {
+      expect(await outcome(only(), bearer(raw(payload))), payload).toBe(INVALID);
+    }
+    expect(await outcome(only(), bearer(raw('{"access":"r","x":1,"x":2}')))).toBe('read');
+  });
+
+  it('exp is an unsigned integer as written: no float, exponent, sign or null', async () => {
+    for (const exp of ['1e20', `${nowS + 100}.0`, '-0', '-1', 'null', '"1"', '18446744073709551616']) {
+      expect(await outcome(only(), bearer(raw(`{"exp":${exp}}`))), exp).toBe(INVALID);
+    }
+    expect(await outcome(only(), bearer(raw(`{"exp":${nowS + 100}}`)))).toBe('manage');
+    expect(await outcome(only(), bearer(raw('{"exp":18446744073709551615}')))).toBe('manage');
+  });
+
+  it('a payload or header starting with a byte-order mark, or with trailing bytes, is not JSON', async () => {
+    expect(await outcome(only(), bearer(raw(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"access":"r"}')]))))).toBe(INVALID);
+    expect(await outcome(only(), bearer(raw('{"access":"r"} x')))).toBe(INVALID);
+    expect(await outcome(only(), bearer(raw('{"access":"r"}', KEY, '\ufeff{"alg":"HS256"}')))).toBe(INVALID);
+  });
+
+  it('lone surrogates: refused where serde reads the string, ignored where it skips it', async () => {
+    expect(await outcome(only(), bearer(raw('{"sub":"\\ud800"}')))).toBe(INVALID);
+    expect(await outcome(only(), bearer(raw('{"access":[{"collection":"c\\udc00","access":"r"}]}')))).toBe(INVALID);
+    expect(await outcome(only(), bearer(raw('{"access":"r","note":"\\ud800"}')))).toBe('read');
+  });
+
+  it('value_exists: integers stay exact, keys are Qdrant JSON paths', async () => {
+    const a = only();
+    const token = raw('{"value_exists":{"collection":"c","matches":[{"key":"user.id","value":1234567890123456789}]}}');
+    const principal = a.authenticate(bearer(token));
+    expect(principal.valueExists?.matches[0]?.value).toBe(1234567890123456789n);
+    for (const bad of ['{"key":"","value":1}', '{"key":"a..b","value":1}', '{"key":"a","value":9223372036854775808}', '{"key":"a","value":1.0}', '{"key":"a","value":null}']) {
+      expect(await outcome(a, bearer(raw(`{"value_exists":{"collection":"c","matches":[${bad}]}}`))), bad).toBe(INVALID);
+    }
+    expect(await outcome(a, bearer(raw('{"value_exists":{"collection":"c","matches":[{"key":"a[0].\\"b c\\"[]","value":true}]}}')))).toBe('manage');
+  });
+
+  it('base64url segments must be canonical and unpadded', async () => {
+    const token = raw('{"access":"r"}');
+    const [h, p, sig] = token.split('.') as [string, string, string];
+    const last = sig.at(-1)!;
+    const sibling = 'AQgw'.includes(last) ? String.fromCharCode(last.charCodeAt(0) + 1) : last; // same bytes, other trailing bits
+    if (sibling !== last) expect(await outcome(only(), bearer(`${h}.${p}.${sig.slice(0, -1)}${sibling}`))).toBe(INVALID);
+    expect(await outcome(only(), bearer(`${h}=.${p}.${sig}`))).toBe(INVALID);
+  });
+
+  it('header fields keep jsonwebtoken\'s types; jwk and crit are refused', async () => {
+    for (const header of ['{"alg":"HS256","kid":5}', '{"alg":"HS256","x5c":"a"}', '{"alg":"HS256","alg":"HS256"}', '{"alg":"HS256","crit":["b64"]}', '{"alg":"HS256","jwk":{"kty":"oct"}}', '{"alg":"HS256","extra":1}']) {
+      expect(await outcome(only(), bearer(raw('{"access":"r"}', KEY, header))), header).toBe(INVALID);
+    }
+    expect(await outcome(only(), bearer(raw('{"access":"r"}', KEY, '{"alg":"HS256","typ":"JWT","kid":"k1","extra":"s"}')))).toBe('read');
   });
 });

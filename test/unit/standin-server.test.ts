@@ -2,9 +2,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadQdrantApi } from '../../src/api/qdrant-api.js';
+import { servedApi } from '../../src/access/compile-rules.js';
 import { startStandin, type Standin } from '../../src/standin/standin-server.js';
 
-const api = loadQdrantApi();
+const api = servedApi(loadQdrantApi());
 const identity = (b: Buffer): Buffer => b;
 
 let standin: Standin;

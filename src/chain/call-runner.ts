@@ -1,0 +1,209 @@
+// Every call, in request order, written once:
+//
+//   on the headers, before any body byte is read (admit):
+//     1. metadata limit        (limits.max_metadata_bytes)
+//     2. admission            health bypass | no authentication configured | a credential:
+//     3. authenticate         (api-key / Bearer, else a mapped client certificate → principal)
+//     4. value_exists         (JWT claim checked against the upstream, cached)
+//     5. authorize on headers (global methods, lists; collection methods wait for the body)
+//   on the body:
+//     6. read the request     (one message; size, memory budget, decompression cap, timeout)
+//     7. authorize            (the request's collections and lookups against the principal)
+//        (rewrite stages come here)
+//     8. re-check             (a reload reported while the call waited: decided again under it)
+//   upstream:
+//     9. forward              (reply frames pass to the client as they arrive …)
+//    10. filter the reply     (… except list replies for collection-scoped principals)
+//   always:
+//    11. one status           (catalogued errors by code, upstream outcomes by origin, else INTERNAL, logged)
+//    12. the record, once     (metrics, audit, DEBUG line: src/chain/call-record.ts)
+//
+// A stage that throws ends the call: nothing is forwarded after a failure.
+import type { OutgoingHttpHeaders } from 'node:http2';
+import { ALLOW, authorizeCollections, authorizeOnHeaders, type Decision } from '../access/authorize.js';
+import type { CompiledRule } from '../access/compile-rules.js';
+import { filterReply } from '../access/filter-reply.js';
+import type { MessageCodec } from '../api/qdrant-api.js';
+import { NO_AUTH_PRINCIPAL, type Principal } from '../auth/principal.js';
+import type { Engine } from '../engine.js';
+import { ProxyError } from '../errors.js';
+import { MessageReader } from '../grpc/framing.js';
+import type { GrpcStatus } from '../grpc/status.js';
+import type { Logger } from '../log/logger.js';
+import type { Budget } from '../server/budget.js';
+import type { ClientCall } from '../server/server-call.js';
+import type { Forwarder, ReplySink } from '../upstream/forwarder.js';
+import { clientStatus } from '../upstream/upstream-status.js';
+import type { Admission, CallRecord, CallRecorder } from './call-record.js';
+
+/** A method as the listener serves it. `kind` null: no service has it (UNIMPLEMENTED once authenticated, as in Qdrant). */
+export interface MethodEntry {
+  readonly path: string;
+  readonly kind: 'unary' | 'server_stream' | null;
+  readonly rule: CompiledRule | undefined;
+  /** The reply's codec, for methods whose replies may be filtered. */
+  readonly response: MessageCodec | undefined;
+}
+
+export interface RunnerDeps {
+  /** The engine in force now (a reload swaps it). */
+  currentEngine(): Engine;
+  readonly forwarder: Forwarder;
+  readonly recorder: CallRecorder;
+  readonly logger: Logger;
+  /** Calls past admission at once (limits.max_calls_in_flight); health checks are not counted. */
+  readonly callSlots: Budget;
+}
+
+/** Admitted on the headers: who the caller is and, where the headers settle it, the decision. */
+interface Admitted {
+  readonly engine: Engine;
+  readonly admission: Admission;
+  readonly principal: Principal;
+  /** Null while the decision needs the request's collections. */
+  readonly decision: Decision | null;
+  /** The largest request message this caller may send. */
+  readonly maxRequestBytes: number;
+}
+
+/** Admits, decides again after a reload at most this often, then refuses (a config changing every few ms). */
+const MAX_RECHECKS = 3;
+
+export async function runCall(call: ClientCall, method: MethodEntry, deps: RunnerDeps): Promise<void> {
+  const record = deps.recorder.open(call, method.path, method.kind !== null, method.rule);
+  let status: GrpcStatus;
+  let error: unknown = null;
+  try {
+    status = await handle(call, method, deps, record);
+  } catch (err) {
+    error = err;
+    status = statusOf(err, method.path, deps.logger);
+  }
+  call.end(status);
+  try {
+    deps.recorder.finish(record, call, status, error);
+  } catch (err) {
+    deps.logger.error({ path: method.path, err }, 'recording a call failed');
+  }
+}
+
+async function handle(call: ClientCall, method: MethodEntry, deps: RunnerDeps, record: CallRecord): Promise<GrpcStatus> {
+  const admitted = await admit(call, method, deps.currentEngine(), record);
+  if (admitted.admission === 'health_bypass') return proceed(call, method, deps, record, admitted);
+  if (!deps.callSlots.reserve(1)) throw new ProxyError('calls_in_flight_exhausted');
+  try {
+    return await proceed(call, method, deps, record, admitted);
+  } finally {
+    deps.callSlots.release(1);
+  }
+}
+
+/** Steps 6-10, once admitted on the headers. */
+async function proceed(call: ClientCall, method: MethodEntry, deps: RunnerDeps, record: CallRecord, admittedOnHeaders: Admitted): Promise<GrpcStatus> {
+  let admitted = admittedOnHeaders;
+  const request = await call.readRequest(admitted.maxRequestBytes, admitted.admission === 'health_bypass');
+  record.request = request;
+  let decision = authorize(admitted, method, request);
+  for (let rechecks = 0; admitted.engine !== deps.currentEngine(); rechecks++) {
+    if (rechecks === MAX_RECHECKS) throw new ProxyError('internal');
+    admitted = await admit(call, method, deps.currentEngine(), record);
+    decision = authorize(admitted, method, request);
+  }
+  record.decision = decision;
+  if (call.cancelled) throw new ProxyError('cancelled');
+
+  const filtering = decision.filter !== null && admitted.principal.access === 'collections';
+  const held = filtering ? new HeldReply(call) : null;
+  record.upstreamStarted = performance.now();
+  const outcome = await deps.forwarder.forward(
+    { path: method.path, kind: method.kind!, message: request, metadata: call.metadata, deadline: call.deadline, signal: call },
+    held ?? call,
+  );
+  record.upstreamMs = performance.now() - record.upstreamStarted;
+  const status = clientStatus(outcome, method.path, deps.logger);
+  if (held && admitted.principal.access === 'collections') {
+    if (held.overflow) throw new ProxyError('reply_budget_exhausted');
+    call.sendHeaders(held.heldHeaders);
+    const reply = held.message();
+    if (reply) call.sendMessage(filterReply(decision.filter!, admitted.principal.collections, reply, method.response!));
+  }
+  return status;
+}
+
+/** Steps 1-5: everything decided on the request headers. */
+async function admit(call: ClientCall, method: MethodEntry, engine: Engine, record: CallRecord): Promise<Admitted> {
+  const { limits } = engine.config;
+  if (method.rule?.need.scope === 'none') {
+    if (call.metadata.byteSize > limits.max_metadata_bytes) throw new ProxyError('metadata_too_large');
+    record.admission = 'health_bypass';
+    return { engine, admission: 'health_bypass', principal: NO_AUTH_PRINCIPAL, decision: ALLOW, maxRequestBytes: limits.max_anonymous_message_bytes };
+  }
+  const principal = await identify(call, engine, record);
+  if (method.kind === null) {
+    record.audited = false; // no handler, no access check (Qdrant's router answers)
+    throw new ProxyError('unimplemented');
+  }
+  if (!engine.auth.enabled) {
+    record.admission = 'no_auth';
+    return { engine, admission: 'no_auth', principal, decision: ALLOW, maxRequestBytes: limits.max_message_bytes };
+  }
+  if (!method.rule) throw new ProxyError('method_not_in_table');
+  record.admission = 'credential';
+  return { engine, admission: 'credential', principal, decision: authorizeOnHeaders(method.rule, principal), maxRequestBytes: limits.max_message_bytes };
+}
+
+/**
+ * Steps 3-4: who the caller is (value_exists included); all that server reflection requires too.
+ * With no key configured there is no authentication at all, as in Qdrant.
+ */
+export async function identify(call: ClientCall, engine: Engine, record?: CallRecord): Promise<Principal> {
+  if (call.metadata.byteSize > engine.config.limits.max_metadata_bytes) throw new ProxyError('metadata_too_large');
+  if (!engine.auth.enabled) return NO_AUTH_PRINCIPAL;
+  const principal = engine.auth.authenticate(call.metadata, () => call.peerCertificate());
+  if (record) record.principal = principal;
+  if (principal.valueExists) await engine.valueExists.check(principal.valueExists);
+  return principal;
+}
+
+/** Step 7. */
+function authorize(admitted: Admitted, method: MethodEntry, request: Buffer): Decision {
+  return admitted.decision ?? authorizeCollections(method.rule!, admitted.principal, request);
+}
+
+/** The one conversion of anything thrown into the client's status. */
+export function statusOf(err: unknown, path: string, logger: Logger): GrpcStatus {
+  if (err instanceof ProxyError) return err.toStatus();
+  logger.error({ path, err }, 'unexpected error in call handler');
+  return new ProxyError('internal').toStatus();
+}
+
+/**
+ * A reply held back for filtering: its headers and frames are kept (counted against
+ * limits.max_buffered_reply_bytes) until the upstream's status is in.
+ */
+class HeldReply implements ReplySink {
+  heldHeaders: OutgoingHttpHeaders = {};
+  overflow = false;
+  private readonly chunks: Buffer[] = [];
+
+  constructor(private readonly call: ClientCall) {}
+
+  sendHeaders(headers: OutgoingHttpHeaders): void {
+    this.heldHeaders = headers;
+  }
+
+  write(framed: Buffer): boolean {
+    if (this.overflow || !this.call.holdReplyBytes(framed.length)) this.overflow = true;
+    else this.chunks.push(framed);
+    return true;
+  }
+
+  onDrain(): void {}
+
+  /** The one reply message, or null when there is none. */
+  message(): Buffer | null {
+    const reader = new MessageReader(() => undefined);
+    const messages = reader.push(Buffer.concat(this.chunks));
+    return messages[0]?.payload ?? null;
+  }
+}

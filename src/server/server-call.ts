@@ -1,0 +1,293 @@
+// One client call on the listener: the gRPC protocol over one HTTP/2 stream. It reads the request
+// (bounded: message size, a shared memory budget, a decompression cap, a body timeout) only when the
+// call chain asks for it, after the headers have been checked, and writes headers, messages and the
+// status. Nothing here decides access; src/chain/call-runner.ts does.
+import { constants as h2, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { ProxyError } from '../errors.js';
+import { frame, MessageReader } from '../grpc/framing.js';
+import { GzipError, gunzipMember } from '../grpc/gzip.js';
+import { RequestMetadata } from '../grpc/metadata.js';
+import { encodeGrpcMessage, Status, type GrpcStatus } from '../grpc/status.js';
+import { parseGrpcTimeout } from '../grpc/timeout.js';
+import type { Budget } from './budget.js';
+import { Reservation } from './budget.js';
+
+export interface CallLimits {
+  readonly maxMessageBytes: number;
+  /** Decompressed size may be at most this many times the compressed size. */
+  readonly maxDecompressionRatio: number;
+  readonly requestBodyTimeoutMs: number;
+  readonly requestBudget: Budget;
+  /** Anonymous calls (the health checks) draw on a budget of their own: they never starve the others. */
+  readonly anonymousBudget: Budget;
+}
+
+/** The encodings a client may compress requests with, as Qdrant accepts them (gzip only). */
+export const ACCEPT_ENCODING = 'gzip,identity';
+
+const RESPONSE_HEADERS = { [h2.HTTP2_HEADER_STATUS]: 200, [h2.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc', 'grpc-accept-encoding': ACCEPT_ENCODING } as const;
+
+/** What the call chain needs of a client call (a fake implements it in unit tests). */
+export interface ClientCall {
+  /** The method path, without a query string. */
+  readonly path: string;
+  readonly metadata: RequestMetadata;
+  /** Epoch ms; Infinity when the client set no deadline. */
+  readonly deadline: number;
+  /** `address:port` of the TCP peer. */
+  readonly peer: string;
+  /** True once the client went away or the deadline passed: nothing more is sent. */
+  readonly cancelled: boolean;
+  /** Runs `listener` once when the call is cancelled; returns a function that removes it. */
+  onCancel(listener: () => void): () => void;
+  /** The verified client certificate, when the listener requires one. */
+  peerCertificate(): PeerCertificate | undefined;
+  /** The one request message, decompressed; throws a ProxyError when it cannot be had. */
+  readRequest(maxBytes: number, anonymous?: boolean): Promise<Buffer>;
+  /** Request messages one by one until the client half-closes (bidi streams). */
+  readMessages(maxBytes: number, maxMessages: number, onMessage: (payload: Buffer) => void | Promise<void>): Promise<void>;
+  /** Holds `bytes` of reply memory for this call (released when it ends); false when the budget is spent. */
+  holdReplyBytes(bytes: number): boolean;
+  sendHeaders(headers?: OutgoingHttpHeaders): void;
+  /** Whole gRPC frames (prefix included) as the upstream sent them; false means wait for drain. */
+  write(framed: Buffer): boolean;
+  sendMessage(payload: Uint8Array): boolean;
+  onDrain(listener: () => void): void;
+  end(status: GrpcStatus): void;
+}
+
+/** Verified client certificates, read once per connection. */
+const certificates = new WeakMap<object, PeerCertificate | undefined>();
+
+export class ServerCall implements ClientCall {
+  readonly path: string;
+  readonly metadata: RequestMetadata;
+  readonly deadline: number;
+  readonly peer: string;
+  private readonly encoding: string;
+  private requestBytes: Reservation;
+  private readonly anonymousBytes: Reservation;
+  private readonly replyBytes: Reservation;
+  private headersSent = false;
+  private ended = false;
+  private isCancelled = false;
+  private readonly cancelListeners = new Set<() => void>();
+  private deadlineTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    path: string,
+    rawHeaders: readonly string[],
+    private readonly limits: CallLimits,
+    replyBudget: Budget,
+  ) {
+    this.path = path;
+    this.metadata = RequestMetadata.fromRawHeaders(rawHeaders);
+    this.encoding = headerValue(rawHeaders, 'grpc-encoding') ?? 'identity';
+    const socket = stream.session?.socket;
+    this.peer = socket?.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort ?? 0}` : 'unknown';
+    this.requestBytes = new Reservation(limits.requestBudget);
+    this.anonymousBytes = new Reservation(limits.anonymousBudget);
+    this.replyBytes = new Reservation(replyBudget);
+    const timeoutMs = parseGrpcTimeout(headerValue(rawHeaders, 'grpc-timeout'));
+    this.deadline = timeoutMs === null ? Infinity : Date.now() + timeoutMs;
+    if (timeoutMs !== null) this.deadlineTimer = setTimeout(() => this.expire(), Math.max(0, timeoutMs));
+    stream.once('close', () => {
+      if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+      this.requestBytes.close();
+      this.anonymousBytes.close();
+      this.replyBytes.close();
+      if (!this.ended) this.cancel();
+    });
+  }
+
+  get cancelled(): boolean {
+    return this.isCancelled;
+  }
+
+  onCancel(listener: () => void): () => void {
+    if (this.isCancelled) {
+      listener();
+      return () => undefined;
+    }
+    this.cancelListeners.add(listener);
+    return () => this.cancelListeners.delete(listener);
+  }
+
+  peerCertificate(): PeerCertificate | undefined {
+    const session = this.stream.session;
+    if (!session) return undefined;
+    if (certificates.has(session)) return certificates.get(session);
+    const socket = session.socket as TLSSocket;
+    const cert = typeof socket.getPeerCertificate === 'function' && socket.authorized ? socket.getPeerCertificate() : undefined;
+    const verified = cert && cert.raw ? cert : undefined;
+    certificates.set(session, verified);
+    return verified;
+  }
+
+  readRequest(maxBytes: number, anonymous = false): Promise<Buffer> {
+    if (anonymous) this.requestBytes = this.anonymousBytes;
+    const messages: Buffer[] = [];
+    return this.readMessages(maxBytes, 1, (m) => void messages.push(m)).then(() => {
+      if (messages.length === 0) throw new ProxyError('missing_request_message');
+      return messages[0]!;
+    });
+  }
+
+  /**
+   * Reads request messages until the client half-closes, each through `onMessage` in order. More than
+   * `maxMessages` is refused. The body timer runs from the first read to the end of the request.
+   */
+  readMessages(maxBytes: number, maxMessages: number, onMessage: (payload: Buffer) => void | Promise<void>): Promise<void> {
+    if (this.encoding !== 'identity' && this.encoding !== 'gzip') {
+      return Promise.reject(new ProxyError('unsupported_encoding', { detail: this.encoding, trailers: { 'grpc-accept-encoding': ACCEPT_ENCODING } }));
+    }
+    const { stream } = this;
+    return new Promise<void>((resolve, reject) => {
+      let count = 0;
+      let queue: Promise<void> = Promise.resolve();
+      let failed = false;
+      const fail = (err: unknown) => {
+        if (failed) return;
+        failed = true;
+        cleanup();
+        stream.pause();
+        reject(err);
+      };
+      const reader = new MessageReader((flag, length) => {
+        if (++count > maxMessages) throw new ProxyError('extra_request_message');
+        if (flag === 1 && this.encoding === 'identity') throw new ProxyError('compressed_flag_without_encoding');
+        if (flag > 1) throw new ProxyError('invalid_compression_flag', { detail: String(flag) });
+        if (length > maxBytes) throw new ProxyError('message_too_large', { detail: `${length} > ${maxBytes} bytes` });
+        if (!this.requestBytes.take(length)) throw new ProxyError('request_budget_exhausted');
+      });
+      const onData = (chunk: Buffer) => {
+        let arrived;
+        try {
+          arrived = reader.push(chunk);
+        } catch (err) {
+          return fail(err);
+        }
+        for (const message of arrived) {
+          queue = queue.then(async () => {
+            if (failed) return;
+            const payload = message.flag === 1 ? await this.decompress(message.payload, maxBytes) : message.payload;
+            await onMessage(payload);
+          });
+          queue.catch(fail);
+        }
+      };
+      const onEnd = () => {
+        if (reader.pending) return fail(new ProxyError('unexpected_eof'));
+        cleanup();
+        queue.then(resolve, fail);
+      };
+      const onCancelled = () => fail(new ProxyError('cancelled'));
+      const bodyTimer = setTimeout(() => fail(new ProxyError('request_body_timeout')), this.limits.requestBodyTimeoutMs);
+      const removeCancel = this.onCancel(onCancelled);
+      const cleanup = () => {
+        clearTimeout(bodyTimer);
+        removeCancel();
+        stream.removeListener('data', onData);
+        stream.removeListener('end', onEnd);
+      };
+      stream.on('data', onData);
+      stream.once('end', onEnd);
+      if (stream.readableEnded) onEnd();
+    });
+  }
+
+  /** One gzip message, within the size limit and the decompression ratio, under the memory budget. */
+  private async decompress(compressed: Buffer, maxBytes: number): Promise<Buffer> {
+    const allowance = Math.min(maxBytes, compressed.length * this.limits.maxDecompressionRatio);
+    if (!this.requestBytes.take(allowance)) throw new ProxyError('request_budget_exhausted');
+    try {
+      const out = await gunzipMember(compressed, allowance);
+      this.requestBytes.giveBack(allowance - out.length + compressed.length);
+      return out;
+    } catch (err) {
+      if (err instanceof GzipError && err.reason === 'too_large') throw new ProxyError('decompressed_too_large', { detail: String(allowance) });
+      throw new ProxyError('decompress_failed', { detail: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  holdReplyBytes(bytes: number): boolean {
+    return this.replyBytes.take(bytes);
+  }
+
+  sendHeaders(headers: OutgoingHttpHeaders = {}): void {
+    if (this.headersSent || this.ended || this.isCancelled) return;
+    this.headersSent = true;
+    try {
+      this.stream.respond({ ...headers, ...RESPONSE_HEADERS }, { waitForTrailers: true });
+    } catch {
+      this.cancel(); // the stream is gone
+    }
+  }
+
+  write(framed: Buffer): boolean {
+    if (this.ended || this.isCancelled) return true;
+    if (!this.headersSent) this.sendHeaders();
+    return this.stream.write(framed);
+  }
+
+  sendMessage(payload: Uint8Array): boolean {
+    return this.write(frame(payload));
+  }
+
+  onDrain(listener: () => void): void {
+    this.stream.once('drain', listener);
+  }
+
+  end(status: GrpcStatus): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    const { stream } = this;
+    if (this.isCancelled || stream.destroyed || stream.closed) return;
+    const trailers: OutgoingHttpHeaders = { ...status.trailers, 'grpc-status': String(status.code) };
+    if (status.details !== '') trailers['grpc-message'] = encodeGrpcMessage(status.details);
+    try {
+      if (this.headersSent) {
+        stream.once('wantTrailers', () => {
+          try {
+            stream.sendTrailers(trailers);
+          } catch {
+            // the client reset the stream meanwhile
+          }
+        });
+        stream.end();
+      } else {
+        stream.respond({ ...trailers, ...RESPONSE_HEADERS }, { endStream: true });
+      }
+    } catch {
+      return;
+    }
+    // A request the client is still sending (a call refused on its headers) is not read: RFC 9113
+    // §8.1 lets a server that has answered stop the upload with RST_STREAM(NO_ERROR).
+    if (!stream.readableEnded) stream.close(h2.NGHTTP2_NO_ERROR);
+  }
+
+  /** The deadline passed: the client is told, and whatever works for this call is cancelled. */
+  private expire(): void {
+    this.deadlineTimer = null;
+    this.end(new ProxyError('deadline_exceeded').toStatus());
+    this.cancel();
+  }
+
+  private cancel(): void {
+    if (this.isCancelled) return;
+    this.isCancelled = true;
+    for (const listener of this.cancelListeners) listener();
+    this.cancelListeners.clear();
+  }
+}
+
+/** The first value of a header in node's raw list. */
+export function headerValue(raw: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i] === name) return raw[i + 1];
+  return undefined;
+}
+
+export { Status };
