@@ -87,20 +87,23 @@ export async function runCall(call: ClientCall, method: MethodEntry, deps: Runne
   }
 }
 
+/**
+ * Every call but the health checks holds one of limits.max_calls_in_flight from its start (so calls
+ * waiting on a value_exists look-up count too); one that fails authentication gives it back at once.
+ */
 async function handle(call: ClientCall, method: MethodEntry, deps: RunnerDeps, record: CallRecord): Promise<GrpcStatus> {
-  const admitted = await admit(call, method, deps.currentEngine(), record);
-  if (admitted.admission === 'health_bypass') return proceed(call, method, deps, record, admitted);
+  if (method.rule?.need.scope === 'none') return proceed(call, method, deps, record);
   if (!deps.callSlots.reserve(1)) throw new ProxyError('calls_in_flight_exhausted');
   try {
-    return await proceed(call, method, deps, record, admitted);
+    return await proceed(call, method, deps, record);
   } finally {
     deps.callSlots.release(1);
   }
 }
 
-/** Steps 6-10, once admitted on the headers. */
-async function proceed(call: ClientCall, method: MethodEntry, deps: RunnerDeps, record: CallRecord, admittedOnHeaders: Admitted): Promise<GrpcStatus> {
-  let admitted = admittedOnHeaders;
+/** Steps 1-10. */
+async function proceed(call: ClientCall, method: MethodEntry, deps: RunnerDeps, record: CallRecord): Promise<GrpcStatus> {
+  let admitted = await admit(call, method, deps.currentEngine(), record);
   const request = await call.readRequest(admitted.maxRequestBytes, admitted.admission === 'health_bypass');
   record.request = request;
   let decision = authorize(admitted, method, request);

@@ -75,6 +75,7 @@ export async function serve(file: string | null): Promise<number> {
       state,
       tls: serverTls.tls,
       descriptorFiles: api.descriptorFiles,
+      metrics,
     });
     const probe = new UpstreamProbe(forwarder, config.upstream.health_check_interval_ms, (up, detail) => {
       if (up !== state.isUpstreamUp) (up ? logger.info({}, 'upstream is up') : logger.warn({ detail }, 'upstream is down'));

@@ -117,7 +117,7 @@ export const configSchema = z.strictObject({
       max_buffered_reply_bytes: int(1024, 2 ** 40).default(64 * 1024 * 1024),
       max_anonymous_message_bytes: int(0, 16 * 1024 * 1024).default(4096),
       max_buffered_anonymous_bytes: int(1024, 2 ** 40).default(16 * 1024 * 1024),
-      max_calls_in_flight: int(1, 10_000_000).default(4096),
+      max_calls_in_flight: int(1, 10_000_000).default(1024),
       max_health_watch_streams: int(0, 1_000_000).default(100),
     })
     .prefault({}),

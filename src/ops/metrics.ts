@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+export type BudgetName = 'request_bytes' | 'reply_bytes' | 'anonymous_bytes' | 'calls';
+
 export type Decision = 'allowed' | 'denied' | 'unauthenticated' | 'no_auth';
 
 export class ProxyMetrics {
@@ -71,6 +73,20 @@ export class ProxyMetrics {
   upstream(method: string, seconds: number): void {
     if (!this.enabled) return;
     this.upstreamTime.labels(method).observe(seconds);
+  }
+
+  /** Reports what the budgets hold (limits.max_buffered_*_bytes, limits.max_calls_in_flight), read at each scrape. */
+  watchBudgets(read: () => Readonly<Record<BudgetName, number>>): void {
+    if (!this.enabled) return;
+    new Gauge({
+      name: 'qdrant_auth_proxy_held',
+      help: 'What calls hold right now: request, reply and anonymous bytes in memory, calls in flight.',
+      labelNames: ['budget'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [name, value] of Object.entries(read())) this.labels(name).set(value);
+      },
+    });
   }
 
   valueExistsLookup(hit: boolean): void {

@@ -15,6 +15,7 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../log/logger.js';
 
@@ -46,6 +47,8 @@ export interface ListenerLimits {
 export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]) => void;
 
 interface Connection {
+  /** The session's own socket (node's session.socket is a proxy that cannot destroy it). */
+  readonly socket: Socket;
   streams: number;
   closing: boolean;
   readonly timers: Set<NodeJS.Timeout>;
@@ -55,6 +58,8 @@ interface Connection {
 export class GrpcListener {
   private readonly server: Http2Server | Http2SecureServer;
   private readonly connections = new Map<ServerHttp2Session, Connection>();
+  /** The socket node is about to make a session of: its 'session' event follows synchronously. */
+  private accepted: Socket | null = null;
 
   constructor(
     private readonly limits: ListenerLimits,
@@ -85,7 +90,13 @@ export class GrpcListener {
       this.server = createServer(options);
     }
     this.server.maxConnections = limits.maxConnections;
-    this.server.on('session', (session) => this.track(session));
+    this.server.prependListener(tls ? 'secureConnection' : 'connection', (socket: Socket) => (this.accepted = socket));
+    this.server.on('session', (session) => {
+      const socket = this.accepted;
+      this.accepted = null;
+      if (socket) this.track(session, socket);
+      else session.destroy();
+    });
     this.server.on('sessionError', (err) => this.logger.debug({ err: err.message }, 'client connection error'));
     this.server.on('error', (err) => this.logger.error({ err: err.message }, 'listener error'));
     // node passes the raw header list as a fourth argument its typings leave out.
@@ -142,11 +153,11 @@ export class GrpcListener {
 
   forceShutdown(): void {
     this.server.close();
-    for (const session of this.connections.keys()) destroy(session);
+    for (const session of this.connections.keys()) this.destroy(session);
   }
 
-  private track(session: ServerHttp2Session): void {
-    const connection: Connection = { streams: 0, closing: false, timers: new Set(), idleTimer: null };
+  private track(session: ServerHttp2Session, socket: Socket): void {
+    const connection: Connection = { socket, streams: 0, closing: false, timers: new Set(), idleTimer: null };
     this.connections.set(session, connection);
     session.on('error', (err) => this.logger.debug({ err: err.message }, 'client connection error'));
     session.once('close', () => {
@@ -156,7 +167,7 @@ export class GrpcListener {
     });
     const { limits } = this;
     // First bytes: a client that connects and says nothing holds a connection slot for no one.
-    const handshake = this.timer(connection, limits.handshakeTimeoutMs, () => destroy(session));
+    const handshake = this.timer(connection, limits.handshakeTimeoutMs, () => this.destroy(session));
     session.once('remoteSettings', () => {
       clearTimeout(handshake);
       connection.timers.delete(handshake);
@@ -197,16 +208,16 @@ export class GrpcListener {
     const { keepaliveTimeMs, keepaliveTimeoutMs } = this.limits;
     const ping = () => {
       if (session.closed || session.destroyed) return;
-      const deadline = setTimeout(() => destroy(session), keepaliveTimeoutMs);
+      const deadline = setTimeout(() => this.destroy(session), keepaliveTimeoutMs);
       deadline.unref();
       const sent = session.ping((err) => {
         clearTimeout(deadline);
-        if (err) destroy(session);
+        if (err) this.destroy(session);
         else this.timer(connection, keepaliveTimeMs, ping);
       });
       if (!sent) {
         clearTimeout(deadline);
-        destroy(session);
+        this.destroy(session);
       }
     };
     this.timer(connection, keepaliveTimeMs, ping);
@@ -224,15 +235,22 @@ export class GrpcListener {
     try {
       session.close();
     } catch {
-      destroy(session);
+      this.destroy(session);
       return;
     }
-    if (graceMs > 0) this.timer(connection, graceMs, () => destroy(session));
+    if (graceMs > 0) this.timer(connection, graceMs, () => this.destroy(session));
     if (connection.streams === 0) this.destroyAfterGrace(session, connection);
   }
 
   private destroyAfterGrace(session: Http2Session, connection: Connection): void {
-    this.timer(connection, this.limits.closeGraceMs, () => destroy(session));
+    this.timer(connection, this.limits.closeGraceMs, () => this.destroy(session));
+  }
+
+  /** Ends the connection now: the session and its socket. */
+  private destroy(session: Http2Session): void {
+    const socket = this.connections.get(session as ServerHttp2Session)?.socket;
+    if (!session.destroyed) session.destroy(undefined, h2.NGHTTP2_NO_ERROR);
+    if (socket && !socket.destroyed) socket.destroy();
   }
 
   private timer(connection: Connection, ms: number, run: () => void): NodeJS.Timeout {
@@ -243,16 +261,5 @@ export class GrpcListener {
     timer.unref();
     connection.timers.add(timer);
     return timer;
-  }
-}
-
-/** Ends the connection now: the session and its socket. */
-function destroy(session: Http2Session): void {
-  const socket = session.socket;
-  if (!session.destroyed) session.destroy(undefined, h2.NGHTTP2_NO_ERROR);
-  try {
-    if (socket && !socket.destroyed) socket.destroy();
-  } catch {
-    // node's session socket proxy refuses some calls once the session is gone
   }
 }

@@ -8,6 +8,7 @@ import type { CompiledRule } from '../access/compile-rules.js';
 import { identify, runCall, statusOf, type MethodEntry, type RunnerDeps } from '../chain/call-runner.js';
 import type { Engine } from '../engine.js';
 import type { Logger } from '../log/logger.js';
+import type { ProxyMetrics } from '../ops/metrics.js';
 import type { ServingState } from '../ops/serving-state.js';
 import { GrpcListener, type ListenerLimits, type ListenerTls } from './grpc-listener.js';
 import { HEALTH_CHECK, HEALTH_WATCH, HealthService } from './health-service.js';
@@ -23,6 +24,7 @@ export interface ProxyServerDeps extends Omit<RunnerDeps, 'currentEngine' | 'cal
   readonly tls: ListenerTls | null;
   /** Serialized descriptor files for reflection (read on first use). */
   readonly descriptorFiles: () => readonly Buffer[];
+  readonly metrics: ProxyMetrics;
 }
 
 type LocalHandler = (call: ServerCall) => Promise<void>;
@@ -49,7 +51,14 @@ export class ProxyServer {
       anonymousBudget: new Budget(limits.max_buffered_anonymous_bytes),
     };
     this.replyBudget = new Budget(limits.max_buffered_reply_bytes);
-    this.runner = { ...deps, currentEngine: () => this.engine, callSlots: new Budget(limits.max_calls_in_flight) };
+    const callSlots = new Budget(limits.max_calls_in_flight);
+    this.runner = { ...deps, currentEngine: () => this.engine, callSlots };
+    deps.metrics.watchBudgets(() => ({
+      request_bytes: this.callLimits.requestBudget.inUse,
+      reply_bytes: this.replyBudget.inUse,
+      anonymous_bytes: this.callLimits.anonymousBudget.inUse,
+      calls: callSlots.inUse,
+    }));
     for (const method of deps.methods.values()) {
       if (method.kind !== 'unary' && method.kind !== 'server_stream') {
         // Qdrant's API has no client or bidi streaming method; one from user-supplied protos is not

@@ -16,6 +16,9 @@ export interface ConnectionOptions {
   readonly logger: Logger;
 }
 
+/** The per-stream receive window toward the upstream: what one call's reply can hold while its client is slow. */
+export const REPLY_WINDOW_BYTES = 256 * 1024;
+
 /** Stream ids the upstream promised to process, per session that received GOAWAY. */
 const lastProcessed = new WeakMap<ClientHttp2Session, number>();
 
@@ -47,7 +50,8 @@ export class UpstreamConnection {
       ...(tls && options.serverName ? { servername: options.serverName } : {}),
       ALPNProtocols: ['h2'],
       maxSessionMemory: 64,
-      settings: { enablePush: false, initialWindowSize: 1 << 20 },
+      // A reply the client reads slowly is held up to this window per call (README "Security").
+      settings: { enablePush: false, initialWindowSize: REPLY_WINDOW_BYTES },
     });
     let connected = false;
     session.once('connect', () => {

@@ -3,7 +3,6 @@
 // crash, never let a call through that it should deny, and keep answering.
 import { connect, constants as h2 } from 'node:http2';
 import { connect as netConnect } from 'node:net';
-import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
@@ -12,6 +11,7 @@ import { stringsAt } from '../../src/access/request-fields.js';
 import { ACCESS_TABLE } from '../../src/access/access-table.js';
 import { loadQdrantApi } from '../../src/api/qdrant-api.js';
 import { servedApi } from '../../src/access/compile-rules.js';
+import { h2frame, rssMb } from '../helpers/raw-h2.js';
 import { md, rawUnary } from '../helpers/raw-client.js';
 import { forwardedSince, startStack, type Stack } from '../helpers/proxy-stack.js';
 
@@ -34,7 +34,6 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.stop());
 
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const alive = async () => (await rawUnary(stack.client, '/qdrant.Collections/List', Buffer.alloc(0), md({ 'api-key': KEY }))).code === 0;
 
 const forwarded = (from: number) => forwardedSince(stack.standin, from);
@@ -151,14 +150,6 @@ describe('malformed transport input', () => {
       socket.on('close', () => resolve());
     });
   }
-  const h2frame = (type: number, flags: number, stream: number, payload: Buffer) => {
-    const head = Buffer.alloc(9);
-    head.writeUIntBE(payload.length, 0, 3);
-    head[3] = type;
-    head[4] = flags;
-    head.writeUInt32BE(stream, 5);
-    return Buffer.concat([head, payload]);
-  };
 
   it('a SETTINGS flood and a CONTINUATION flood neither stop the proxy nor keep its memory', async () => {
     const pid = stack.proxy.process.pid!;

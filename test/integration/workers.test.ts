@@ -1,6 +1,6 @@
 // `workers: 2`: two processes share the gRPC port; the primary aggregates metrics, forwards SIGHUP
 // and drains the workers on SIGTERM.
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { testCerts } from '../helpers/certs.js';
@@ -50,4 +50,40 @@ describe('workers: 2', () => {
     }
     expect(await proxy.stop('SIGTERM')).toBe(0);
   });
+});
+
+describe('workers that keep dying', () => {
+  /** Live children of a process (the workers of a cluster primary). */
+  const childrenOf = (pid: number): number[] => {
+    return readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === pid;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+  };
+
+  it('are replaced (the primary never exits 0 with none left, metrics on or off); a crash loop stops the primary with exit code 1', async () => {
+    const p = await startProxy({ workers: 2, metrics: { enabled: false }, service: { api_key: 'cluster-key' }, upstream: upstreamConfig(certs, standin.port) });
+    const listening = () => p.output.filter((l) => l.includes('"worker listening"')).length;
+    const exited = new Promise<number | null>((resolve) => p.process.once('exit', (code) => resolve(code)));
+    for (let round = 1; round <= 3; round++) {
+      const workers = childrenOf(p.process.pid!);
+      expect(workers).toHaveLength(2);
+      for (const pid of workers) process.kill(pid, 'SIGKILL');
+      const want = 2 + 2 * round;
+      if (round < 3) {
+        const end = Date.now() + 15_000;
+        while (listening() < want && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+        expect(listening(), `round ${round}: both workers replaced`).toBe(want);
+        expect(p.process.exitCode).toBeNull();
+      }
+    }
+    expect(await exited).toBe(1);
+    expect(p.output.some((l) => l.includes('workers keep dying; stopping'))).toBe(true);
+  }, 60_000);
 });
