@@ -51,3 +51,9 @@ export class RequestMetadata {
     for (let i = 0; i < this.pairs.length; i += 2) visit(this.pairs[i]!, this.pairs[i + 1]!);
   }
 }
+
+/** The first value of `name` in node's raw header list `[name, value, …]`. */
+export function rawHeader(raw: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i] === name) return raw[i + 1];
+  return undefined;
+}

@@ -117,8 +117,12 @@ export class ProxyServer {
     const contentType = headers[h2.HTTP2_HEADER_CONTENT_TYPE];
     if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
       // Not gRPC: what gRPC servers answer (and nothing more).
-      stream.respond({ [h2.HTTP2_HEADER_STATUS]: h2.HTTP_STATUS_UNSUPPORTED_MEDIA_TYPE }, { endStream: true });
-      stream.close(h2.NGHTTP2_NO_ERROR);
+      try {
+        stream.respond({ [h2.HTTP2_HEADER_STATUS]: h2.HTTP_STATUS_UNSUPPORTED_MEDIA_TYPE }, { endStream: true });
+        stream.close(h2.NGHTTP2_NO_ERROR);
+      } catch {
+        // the client reset the stream already
+      }
       return;
     }
     // Routed as tonic routes it: on the path, without a query string.

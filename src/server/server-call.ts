@@ -7,7 +7,7 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { ProxyError } from '../errors.js';
 import { frame, MessageReader } from '../grpc/framing.js';
 import { GzipError, gunzipMember } from '../grpc/gzip.js';
-import { RequestMetadata } from '../grpc/metadata.js';
+import { rawHeader, RequestMetadata } from '../grpc/metadata.js';
 import { encodeGrpcMessage, Status, type GrpcStatus } from '../grpc/status.js';
 import { parseGrpcTimeout } from '../grpc/timeout.js';
 import type { Budget } from './budget.js';
@@ -84,13 +84,12 @@ export class ServerCall implements ClientCall {
   ) {
     this.path = path;
     this.metadata = RequestMetadata.fromRawHeaders(rawHeaders);
-    this.encoding = headerValue(rawHeaders, 'grpc-encoding') ?? 'identity';
-    const socket = stream.session?.socket;
-    this.peer = socket?.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort ?? 0}` : 'unknown';
+    this.encoding = rawHeader(rawHeaders, 'grpc-encoding') ?? 'identity';
+    this.peer = peerOf(stream);
     this.requestBytes = new Reservation(limits.requestBudget);
     this.anonymousBytes = new Reservation(limits.anonymousBudget);
     this.replyBytes = new Reservation(replyBudget);
-    const timeoutMs = parseGrpcTimeout(headerValue(rawHeaders, 'grpc-timeout'));
+    const timeoutMs = parseGrpcTimeout(rawHeader(rawHeaders, 'grpc-timeout'));
     this.deadline = timeoutMs === null ? Infinity : Date.now() + timeoutMs;
     if (timeoutMs !== null) this.deadlineTimer = setTimeout(() => this.expire(), Math.max(0, timeoutMs));
     stream.once('close', () => {
@@ -119,9 +118,14 @@ export class ServerCall implements ClientCall {
     const session = this.stream.session;
     if (!session) return undefined;
     if (certificates.has(session)) return certificates.get(session);
-    const socket = session.socket as TLSSocket;
-    const cert = typeof socket.getPeerCertificate === 'function' && socket.authorized ? socket.getPeerCertificate() : undefined;
-    const verified = cert && cert.raw ? cert : undefined;
+    let verified: PeerCertificate | undefined;
+    try {
+      const socket = session.socket as TLSSocket;
+      const cert = typeof socket.getPeerCertificate === 'function' && socket.authorized ? socket.getPeerCertificate() : undefined;
+      verified = cert && cert.raw ? cert : undefined;
+    } catch {
+      return undefined; // the connection is gone
+    }
     certificates.set(session, verified);
     return verified;
   }
@@ -284,10 +288,14 @@ export class ServerCall implements ClientCall {
   }
 }
 
-/** The first value of a header in node's raw list. */
-export function headerValue(raw: readonly string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i] === name) return raw[i + 1];
-  return undefined;
+/** `address:port` of the stream's TCP peer ('unknown' once the connection is gone). */
+function peerOf(stream: ServerHttp2Stream): string {
+  try {
+    const socket = stream.session?.socket;
+    return socket?.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort ?? 0}` : 'unknown';
+  } catch {
+    return 'unknown'; // node's socket proxy throws once the session is destroyed
+  }
 }
 
-export { Status };
+

@@ -7,6 +7,7 @@ import type { EventEmitter } from 'node:events';
 import { constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { SecureContextOptions } from 'node:tls';
 import { framePrefix, MessageScanner } from '../grpc/framing.js';
+import { rawHeader } from '../grpc/metadata.js';
 import { decodeGrpcMessage, Status, statusCode } from '../grpc/status.js';
 import { formatGrpcTimeout } from '../grpc/timeout.js';
 import type { Logger } from '../log/logger.js';
@@ -184,10 +185,10 @@ class UpstreamCall {
   /** The upstream's status arrived (in trailers, or trailers-only): the reply is checked against it. */
   private complete(raw: string[]): void {
     if (this.settled) return;
-    const status = statusCode(headerOf(raw, 'grpc-status'));
+    const status = statusCode(rawHeader(raw, 'grpc-status'));
     if (this.scanner.pending) return this.settle(localOutcome(Status.INTERNAL, 'upstream ended inside a message'));
     if (status === Status.OK && this.call.kind === 'unary' && this.scanner.messages === 0) return this.settle(localOutcome(Status.INTERNAL, 'upstream sent no message'));
-    this.settle({ status: { code: status, details: decodeGrpcMessage(headerOf(raw, 'grpc-message') ?? ''), trailers: clientHeaders(raw) as Record<string, string | string[]> }, origin: 'upstream' });
+    this.settle({ status: { code: status, details: decodeGrpcMessage(rawHeader(raw, 'grpc-message') ?? ''), trailers: clientHeaders(raw) as Record<string, string | string[]> }, origin: 'upstream' });
   }
 
   /**
@@ -221,9 +222,4 @@ class ProtocolError extends Error {
 
 function protocolError(code: Status, detail: string): ProtocolError {
   return new ProtocolError(localOutcome(code, detail));
-}
-
-function headerOf(raw: readonly string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i] === name) return raw[i + 1];
-  return undefined;
 }
