@@ -19,7 +19,10 @@ certs/out/ca.pem:
 run: build certs
 	bash scripts/demo.sh
 
+# Lint and format check (Biome, import cycles included), type-check of src and test, then every test.
 test: build
+	npm run lint
+	npm run typecheck
 	npx vitest run
 
 # The official Qdrant clients (Go, Java, Rust, Python, JS) through the proxy over TLS; a client

@@ -37,8 +37,7 @@ const ROWS = {
   tls: { label: 'proxy, no auth, TLS listener', serves: 'proxy' },
   mtls: { label: 'proxy, no auth, mutual-TLS listener', serves: 'proxy' },
 };
-const rowLabel = (table, row) =>
-  row === 'jwt' && table === 'calls-list' ? 'proxy, JWT (collection bench): reply filtered' : ROWS[row]?.label ?? row;
+const rowLabel = (table, row) => (row === 'jwt' && table === 'calls-list' ? 'proxy, JWT (collection bench): reply filtered' : (ROWS[row]?.label ?? row));
 
 // Targets of the record (printed, not asserted: the exit status does not depend on them).
 const TARGETS = {
@@ -93,12 +92,14 @@ function data(dir) {
   writeFileSync(join(dir, 'users-upsert.json'), JSON.stringify(usersUpsert));
   writeFileSync(join(dir, 'count.json'), JSON.stringify(count));
   writeFileSync(join(dir, 'list.json'), JSON.stringify({}));
-  console.log(`bench: call data: ${upserts.length} upsert batches of ${BATCH} x ${DIM}-dim points, ${searches.length} searches, count, list, ${USERS_COLLECTION}`);
+  console.log(
+    `bench: call data: ${upserts.length} upsert batches of ${BATCH} x ${DIM}-dim points, ${searches.length} searches, count, list, ${USERS_COLLECTION}`,
+  );
 }
 
 // --- listening port -------------------------------------------------------------------------------
 
-function port(pid, logFile) {
+function port(_pid, logFile) {
   // The process's own `{"msg":"listening",...,"port":N}` line.
   if (logFile && existsSync(logFile)) {
     for (const line of readFileSync(logFile, 'utf8').split('\n')) {
@@ -127,7 +128,11 @@ function check(file, label) {
 // ghz's JSON report echoes the request metadata (`options.metadata`): the api-key and Bearer tokens.
 // Every secret is replaced wherever it occurs, as text, so the rest of the report stays byte for byte.
 function scrub(inFile, outFile, secretsFile) {
-  const secrets = existsSync(secretsFile) ? readFileSync(secretsFile, 'utf8').split('\n').filter((s) => s.length >= 8) : [];
+  const secrets = existsSync(secretsFile)
+    ? readFileSync(secretsFile, 'utf8')
+        .split('\n')
+        .filter((s) => s.length >= 8)
+    : [];
   let text = readFileSync(inFile, 'utf8');
   for (const secret of secrets) text = text.split(secret).join('<redacted>');
   JSON.parse(text); // still a report
@@ -152,8 +157,19 @@ function readTables(dir) {
 // One row of a table over all its rounds (TABLE-ROW-1.json, TABLE-ROW-2.json, ...): calls, seconds
 // and CPU are summed; percentiles are taken over every OK call's latency (ghz's per-call `details`).
 function mergeRow(dir, table, row, rounds) {
-  let count = 0, ok = 0, seconds = 0, ticks = 0, upTicks = 0, clk = 0, hwm = 0;
-  let wallMs = 0, busy = 0, steal = 0, benchTicks = 0, ghzMs = 0, served = false;
+  let count = 0,
+    ok = 0,
+    seconds = 0,
+    ticks = 0,
+    upTicks = 0,
+    clk = 0,
+    hwm = 0;
+  let wallMs = 0,
+    busy = 0,
+    steal = 0,
+    benchTicks = 0,
+    ghzMs = 0,
+    served = false;
   const latencies = [];
   const roundRps = [];
   const loads = [];
@@ -228,7 +244,7 @@ function loadTable(dir, t) {
 
 function maxrate(dir, tableName, row, fraction) {
   const t = readTables(dir).find((x) => x.table === tableName);
-  if (!t || !t.rows.includes(row)) process.exit(1);
+  if (!t?.rows.includes(row)) process.exit(1);
   const m = mergeRow(dir, tableName, row, t.rounds);
   if (!m || !(m.rps > 0)) process.exit(1);
   console.log(Math.max(1, Math.floor(m.rps * fraction)));
@@ -274,7 +290,7 @@ function runjson(file) {
     git: { commit: e.BM_GIT, uncommitted_build_inputs: num(e.BM_GIT_DIRTY) },
     died: (e.BM_DIED ?? '').split(/\s+/).filter(Boolean),
   };
-  writeFileSync(file, JSON.stringify(meta, null, 1) + '\n');
+  writeFileSync(file, `${JSON.stringify(meta, null, 1)}\n`);
 }
 
 // --- report ---------------------------------------------------------------------------------------
@@ -293,10 +309,10 @@ function signed(n, digits = 2) {
   return Number.isFinite(n) ? (n >= 0 ? '+' : '') + n.toFixed(digits) : '-';
 }
 function ratio(a, b, digits = 2) {
-  return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? (a / b).toFixed(digits) + 'x' : '-';
+  return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(digits)}x` : '-';
 }
 function pct(x) {
-  return Number.isFinite(x) ? (x >= 0 ? '+' : '') + (x * 100).toFixed(1) + '%' : '-';
+  return Number.isFinite(x) ? `${(x >= 0 ? '+' : '') + (x * 100).toFixed(1)}%` : '-';
 }
 const yes = (ok) => (ok === null ? 'n/a' : ok ? 'yes' : '**NO**');
 
@@ -311,15 +327,19 @@ class Out {
     this.txt.push(s.replace(/\*\*/g, '').replace(/`/g, ''));
   }
   heading(level, s) {
-    this.md.push('#'.repeat(level) + ' ' + s, '');
+    this.md.push(`${'#'.repeat(level)} ${s}`, '');
     this.txt.push(s.replace(/`/g, ''), '='.repeat(Math.min(100, s.length)));
   }
   table(header, rows, leftColumns = 1) {
-    this.md.push('| ' + header.join(' | ') + ' |', '|' + header.map((_, i) => (i < leftColumns ? '---' : '---:')).join('|') + '|');
-    for (const r of rows) this.md.push('| ' + r.join(' | ') + ' |');
+    this.md.push(`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < leftColumns ? '---' : '---:')).join('|')}|`);
+    for (const r of rows) this.md.push(`| ${r.join(' | ')} |`);
     const plain = (c) => c.replace(/\*\*/g, '').replace(/`/g, '');
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => plain(r[i]).length)));
-    const line = (cells) => cells.map((c, i) => (i < leftColumns ? plain(c).padEnd(widths[i]) : plain(c).padStart(widths[i]))).join('  ').trimEnd();
+    const line = (cells) =>
+      cells
+        .map((c, i) => (i < leftColumns ? plain(c).padEnd(widths[i]) : plain(c).padStart(widths[i])))
+        .join('  ')
+        .trimEnd();
     this.txt.push(line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line));
   }
 }
@@ -331,11 +351,15 @@ function report(dir) {
   const o = new Out();
   const summary = { ...meta, tables: {} };
 
-  o.line(`Run \`${meta.date}\`: ${meta.machine.cpus} CPUs (${meta.machine.model ?? 'unknown CPU'}), ${meta.machine.memory_gib} GiB RAM, ` +
-    `Linux ${meta.machine.kernel}, Node ${meta.node}, ghz ${meta.ghz}, nginx ${meta.nginx ?? '(not run)'}.`);
+  o.line(
+    `Run \`${meta.date}\`: ${meta.machine.cpus} CPUs (${meta.machine.model ?? 'unknown CPU'}), ${meta.machine.memory_gib} GiB RAM, ` +
+      `Linux ${meta.machine.kernel}, Node ${meta.node}, ghz ${meta.ghz}, nginx ${meta.nginx ?? '(not run)'}.`,
+  );
   o.line();
-  o.line(`Command: \`${meta.command}\` (sections: ${meta.sections.join(', ')}; ${meta.measuring_s} s of measuring), ` +
-    `commit ${meta.git?.commit ?? 'unknown'}${meta.git?.uncommitted_build_inputs ? ` with ${meta.git.uncommitted_build_inputs} uncommitted changes in src/ (or proto/, package*.json)` : ''}.`);
+  o.line(
+    `Command: \`${meta.command}\` (sections: ${meta.sections.join(', ')}; ${meta.measuring_s} s of measuring), ` +
+      `commit ${meta.git?.commit ?? 'unknown'}${meta.git?.uncommitted_build_inputs ? ` with ${meta.git.uncommitted_build_inputs} uncommitted changes in src/ (or proto/, package*.json)` : ''}.`,
+  );
   o.line();
   const q = meta.quiet;
   o.line(
@@ -346,14 +370,23 @@ function report(dir) {
           `${q.wait_limit_s ? `; waited ${q.waited_s} s of ${q.wait_limit_s} s` : ''}): other processes competed for the CPUs, read ratios with care.`,
   );
   o.line();
-  o.line(`Upstream: ${meta.upstream}, mutual TLS, one process for every row. ghz: ${meta.connections} connections, ` +
-    `concurrency ${meta.concurrency}, ghz cpus ${meta.ghz_cpus}. Everything (ghz, upstream, nginx, proxies) shares the same ${meta.machine.cpus} CPUs.`);
+  o.line(
+    `Upstream: ${meta.upstream}, mutual TLS, one process for every row. ghz: ${meta.connections} connections, ` +
+      `concurrency ${meta.concurrency}, ghz cpus ${meta.ghz_cpus}. Everything (ghz, upstream, nginx, proxies) shares the same ${meta.machine.cpus} CPUs.`,
+  );
   const idleFile = join(dir, 'idle-rss-kb.json');
   if (existsSync(idleFile)) {
     const idle = JSON.parse(readFileSync(idleFile, 'utf8'));
     summary.idle_rss_mb = Object.fromEntries(Object.entries(idle).map(([k, v]) => [k, v / 1024]));
     o.line();
-    o.line('RSS after start-up and setup, before any load: ' + Object.entries(idle).filter(([k]) => k !== 'nginx').map(([k, v]) => `${k} ${fmt(v / 1024, 0)} MB`).join(', ') + '.');
+    o.line(
+      'RSS after start-up and setup, before any load: ' +
+        Object.entries(idle)
+          .filter(([k]) => k !== 'nginx')
+          .map(([k, v]) => `${k} ${fmt(v / 1024, 0)} MB`)
+          .join(', ') +
+        '.',
+    );
   }
   if (meta.nginx_skipped) {
     o.line();
@@ -390,7 +423,21 @@ function report(dir) {
       fmt(m.machine?.otherCores, 2),
     ]);
     o.table(
-      ['path', 'calls/s', 'vs direct', 'vs nginx', 'p50 ms', 'p90 ms', 'p99 ms', 'errors', 'CPU s/1k calls', 'upstream CPU s/1k', 'peak RSS MB', 'rounds calls/s', 'other load cores'],
+      [
+        'path',
+        'calls/s',
+        'vs direct',
+        'vs nginx',
+        'p50 ms',
+        'p90 ms',
+        'p99 ms',
+        'errors',
+        'CPU s/1k calls',
+        'upstream CPU s/1k',
+        'peak RSS MB',
+        'rounds calls/s',
+        'other load cores',
+      ],
       rows,
     );
     for (const m of t.measured.filter((x) => x.errors > 0)) o.line(`\nErrors, ${rowLabel(t.table, m.row)}: \`${JSON.stringify(m.errorDistribution)}\``);
@@ -427,7 +474,21 @@ function report(dir) {
       fmt(m.machine?.otherCores, 2),
     ]);
     o.table(
-      ['path', 'calls/s', 'p50 ms', 'p90 ms', 'p99 ms', 'added p50 vs direct', 'added p99 vs direct', 'p99 vs nginx', 'errors', 'CPU s/1k calls', 'upstream CPU s/1k', 'peak RSS MB', 'other load cores'],
+      [
+        'path',
+        'calls/s',
+        'p50 ms',
+        'p90 ms',
+        'p99 ms',
+        'added p50 vs direct',
+        'added p99 vs direct',
+        'p99 vs nginx',
+        'errors',
+        'CPU s/1k calls',
+        'upstream CPU s/1k',
+        'peak RSS MB',
+        'other load cores',
+      ],
       rows,
     );
     for (const m of t.measured.filter((x) => x.errors > 0)) o.line(`\nErrors, ${rowLabel(t.table, m.row)}: \`${JSON.stringify(m.errorDistribution)}\``);
@@ -436,11 +497,13 @@ function report(dir) {
 
   // Column legend.
   o.line();
-  o.line('calls/s: successful calls per second (all rounds of the row together). p50/p90/p99: latency of successful calls ' +
-    '(from ghz\'s per-call details, all rounds together). CPU s/1k calls: user+system CPU seconds of the process serving the row ' +
-    '(the proxy, or all nginx worker processes; none for direct) per 1000 calls, from /proc/PID/stat. upstream CPU s/1k: the same for the stand-in. ' +
-    'peak RSS: VmHWM during the row (reset before each run; nginx: its workers summed). other load cores: CPU used by processes other ' +
-    'than ghz, the upstream, nginx and the proxies during the row (about 0 on a quiet machine).');
+  o.line(
+    'calls/s: successful calls per second (all rounds of the row together). p50/p90/p99: latency of successful calls ' +
+      "(from ghz's per-call details, all rounds together). CPU s/1k calls: user+system CPU seconds of the process serving the row " +
+      '(the proxy, or all nginx worker processes; none for direct) per 1000 calls, from /proc/PID/stat. upstream CPU s/1k: the same for the stand-in. ' +
+      'peak RSS: VmHWM during the row (reset before each run; nginx: its workers summed). other load cores: CPU used by processes other ' +
+      'than ghz, the upstream, nginx and the proxies during the row (about 0 on a quiet machine).',
+  );
 
   // One row per table that has both rows: calls/s (full load only), CPU, p99 and RSS as "a / b = ratio".
   const pairRows = (a, b) =>
@@ -479,8 +542,10 @@ function report(dir) {
     o.table(['call', 'calls/s http2 / grpc-js', 'proxy CPU s/1k http2 / grpc-js', 'p99 ms http2 / grpc-js', 'peak RSS MB http2 / grpc-js'], transportRows);
     if (transportVerdict) {
       o.line();
-      o.line(`On \`Points/Count\` at full load **${transportVerdict.winner}** wins: ${fmt(transportVerdict.cpu_saving * 100, 0)}% less proxy CPU per call ` +
-        `(${fmt(h.cpuPer1k, 3)} vs ${fmt(g.cpuPer1k, 3)} s/1k calls) and ${ratio(h.rps, g.rps)} the calls/s (http2 / grpc-js).`);
+      o.line(
+        `On \`Points/Count\` at full load **${transportVerdict.winner}** wins: ${fmt(transportVerdict.cpu_saving * 100, 0)}% less proxy CPU per call ` +
+          `(${fmt(h.cpuPer1k, 3)} vs ${fmt(g.cpuPer1k, 3)} s/1k calls) and ${ratio(h.rps, g.rps)} the calls/s (http2 / grpc-js).`,
+      );
     }
     summary.transport = transportVerdict;
   }
@@ -542,8 +607,10 @@ function report(dir) {
     o.heading(3, 'Cost of authorization (`Points/Count`, full load, vs the proxy without keys)');
     o.table(['credential', 'cost/call', 'proxy CPU/call', 'added p50 ms', 'target', 'met? (both)'], authRows);
     o.line();
-    o.line('cost/call = no-auth calls/s / row calls/s - 1 (extra time per call at saturation); proxy CPU/call = extra proxy CPU per call. ' +
-      'The api-key/JWT rows are served by a second proxy process (same build, same config apart from the key).');
+    o.line(
+      'cost/call = no-auth calls/s / row calls/s - 1 (extra time per call at saturation); proxy CPU/call = extra proxy CPU per call. ' +
+        'The api-key/JWT rows are served by a second proxy process (same build, same config apart from the key).',
+    );
   }
 
   // Targets of the record.
@@ -553,7 +620,12 @@ function report(dir) {
     const n = t.byRow.nginx;
     if (j && n) {
       const r = j.rps / n.rps;
-      targets.push([`proxy with JWT >= ${TARGETS.jwtVsNginx}x nginx's calls/s`, `${t.call.replace('qdrant.', '')}, full load`, `${fmt(r, 2)}x (${fmt(j.rps, 0)} vs ${fmt(n.rps, 0)})`, yes(r >= TARGETS.jwtVsNginx)]);
+      targets.push([
+        `proxy with JWT >= ${TARGETS.jwtVsNginx}x nginx's calls/s`,
+        `${t.call.replace('qdrant.', '')}, full load`,
+        `${fmt(r, 2)}x (${fmt(j.rps, 0)} vs ${fmt(n.rps, 0)})`,
+        yes(r >= TARGETS.jwtVsNginx),
+      ]);
     }
   }
   for (const t of rate) {
@@ -570,7 +642,12 @@ function report(dir) {
         // true p99 is at most nginx's, so the proxy adds at least (proxy - nginx). Above the target
         // that is a certain NO; otherwise this run cannot tell.
         const atLeast = m.p99 - n.p99;
-        targets.push([target, where, `${signed(added)} ms (${fmt(m.p99, 2)} vs ${fmt(d.p99, 2)}), but direct's p99 is above nginx's (${fmt(n.p99, 2)}): the floor stalled; added >= ${signed(atLeast)} ms`, atLeast > TARGETS.addedP99Ms ? yes(false) : 'unclear']);
+        targets.push([
+          target,
+          where,
+          `${signed(added)} ms (${fmt(m.p99, 2)} vs ${fmt(d.p99, 2)}), but direct's p99 is above nginx's (${fmt(n.p99, 2)}): the floor stalled; added >= ${signed(atLeast)} ms`,
+          atLeast > TARGETS.addedP99Ms ? yes(false) : 'unclear',
+        ]);
         continue;
       }
       targets.push([target, where, `${signed(added)} ms (${fmt(m.p99, 2)} vs ${fmt(d.p99, 2)})`, yes(added <= TARGETS.addedP99Ms)]);
@@ -580,14 +657,25 @@ function report(dir) {
     for (const r of ['proxy', 'jwt']) {
       const m = t.byRow[r];
       if (!m || !Number.isFinite(m.cpuPer1k)) continue;
-      targets.push([`<= ${TARGETS.cpuPer1k} proxy CPU s per 1000 calls`, `${t.call.replace('qdrant.', '')}${t.rps ? ` @ ${t.rps}/s` : ', full load'}, ${ROWS[r].label}`, `${fmt(m.cpuPer1k, 3)}` + (t.byRow.nginx ? ` (nginx ${fmt(t.byRow.nginx.cpuPer1k, 3)})` : ''), yes(m.cpuPer1k <= TARGETS.cpuPer1k)]);
+      targets.push([
+        `<= ${TARGETS.cpuPer1k} proxy CPU s per 1000 calls`,
+        `${t.call.replace('qdrant.', '')}${t.rps ? ` @ ${t.rps}/s` : ', full load'}, ${ROWS[r].label}`,
+        `${fmt(m.cpuPer1k, 3)}${t.byRow.nginx ? ` (nginx ${fmt(t.byRow.nginx.cpuPer1k, 3)})` : ''}`,
+        yes(m.cpuPer1k <= TARGETS.cpuPer1k),
+      ]);
     }
   }
   {
     let worst = null;
-    for (const t of full) for (const m of t.measured) if (ROWS[m.row]?.serves === 'proxy' && Number.isFinite(m.rssMb) && (!worst || m.rssMb > worst.m.rssMb)) worst = { t, m };
+    for (const t of full)
+      for (const m of t.measured) if (ROWS[m.row]?.serves === 'proxy' && Number.isFinite(m.rssMb) && (!worst || m.rssMb > worst.m.rssMb)) worst = { t, m };
     if (worst) {
-      targets.push([`proxy peak RSS <= ${TARGETS.rssMb} MB under full load`, `largest of every full-load proxy row: ${worst.t.call.replace('qdrant.', '')}, ${rowLabel(worst.t.table, worst.m.row)}`, `${fmt(worst.m.rssMb, 0)} MB`, yes(worst.m.rssMb <= TARGETS.rssMb)]);
+      targets.push([
+        `proxy peak RSS <= ${TARGETS.rssMb} MB under full load`,
+        `largest of every full-load proxy row: ${worst.t.call.replace('qdrant.', '')}, ${rowLabel(worst.t.table, worst.m.row)}`,
+        `${fmt(worst.m.rssMb, 0)} MB`,
+        yes(worst.m.rssMb <= TARGETS.rssMb),
+      ]);
     }
   }
   if (targets.length) {
@@ -599,7 +687,12 @@ function report(dir) {
 
   // Noise.
   const spreads = full.flatMap((t) =>
-    t.measured.filter((m) => m.roundRps.length > 1).map((m) => ({ where: `${t.call.replace('qdrant.', '')}, ${rowLabel(t.table, m.row)}`, spread: (Math.max(...m.roundRps) - Math.min(...m.roundRps)) / m.rps })),
+    t.measured
+      .filter((m) => m.roundRps.length > 1)
+      .map((m) => ({
+        where: `${t.call.replace('qdrant.', '')}, ${rowLabel(t.table, m.row)}`,
+        spread: (Math.max(...m.roundRps) - Math.min(...m.roundRps)) / m.rps,
+      })),
   );
   spreads.sort((a, b) => b.spread - a.spread);
   const maxSpread = spreads.length ? spreads[0].spread : NaN;
@@ -607,30 +700,41 @@ function report(dir) {
   const others = tables.flatMap((t) => t.measured.map((m) => m.machine?.otherCores)).filter(Number.isFinite);
   const maxOther = others.length ? Math.max(...others) : NaN;
   const steals = tables.flatMap((t) => t.measured.map((m) => m.machine?.stealCores)).filter(Number.isFinite);
-  summary.noise = { max_round_spread: maxSpread, median_round_spread: medianSpread, max_other_cores: maxOther, max_steal_cores: steals.length ? Math.max(...steals) : NaN };
+  summary.noise = {
+    max_round_spread: maxSpread,
+    median_round_spread: medianSpread,
+    max_other_cores: maxOther,
+    max_steal_cores: steals.length ? Math.max(...steals) : NaN,
+  };
   o.line();
-  o.line(`Noise: a full-load row's rounds differ by up to ${pct(maxSpread).replace('+', '')} in calls/s (${spreads[0]?.where ?? '-'}; median ` +
-    `${pct(medianSpread).replace('+', '')}); other processes used up to ` +
-    `${fmt(maxOther, 2)} cores during a row; steal up to ${fmt(summary.noise.max_steal_cores, 2)} cores.`);
+  o.line(
+    `Noise: a full-load row's rounds differ by up to ${pct(maxSpread).replace('+', '')} in calls/s (${spreads[0]?.where ?? '-'}; median ` +
+      `${pct(medianSpread).replace('+', '')}); other processes used up to ` +
+      `${fmt(maxOther, 2)} cores during a row; steal up to ${fmt(summary.noise.max_steal_cores, 2)} cores.`,
+  );
   if (maxOther > 0.1 || !q.quiet_at_start) {
     o.line();
-    o.line('**WARNING**: the machine was not quiet (other processes used CPU): differences of a few percent are not meaningful; ' +
-      'repeat on an idle machine (BENCH_WAIT_QUIET=1200).');
+    o.line(
+      '**WARNING**: the machine was not quiet (other processes used CPU): differences of a few percent are not meaningful; ' +
+        'repeat on an idle machine (BENCH_WAIT_QUIET=1200).',
+    );
   }
   if (maxSpread > 0.05) {
     o.line();
-    o.line(`**WARNING**: single rounds of a row were up to ${pct(maxSpread).replace('+', '')} apart` +
-      (maxOther <= 0.1 && q.quiet_at_start ? ' although the machine was quiet (the benchmark\'s own processes contend for 2 CPUs)' : '') +
-      ': differences of a few percent between rows are not meaningful; use more rounds (BENCH_ROUNDS, BENCH_COUNT_ROUNDS) for finer comparisons.');
+    o.line(
+      `**WARNING**: single rounds of a row were up to ${pct(maxSpread).replace('+', '')} apart` +
+        (maxOther <= 0.1 && q.quiet_at_start ? " although the machine was quiet (the benchmark's own processes contend for 2 CPUs)" : '') +
+        ': differences of a few percent between rows are not meaningful; use more rounds (BENCH_ROUNDS, BENCH_COUNT_ROUNDS) for finer comparisons.',
+    );
   }
   o.line();
   o.line('Read these as ratios within this run only: ghz, the stand-in upstream, nginx and the proxies share the same CPUs.');
 
   const txt = o.txt.join('\n');
   console.log(txt);
-  writeFileSync(join(dir, 'summary.txt'), txt + '\n');
-  writeFileSync(join(dir, 'summary.md'), o.md.join('\n') + '\n');
-  writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary, null, 1) + '\n');
+  writeFileSync(join(dir, 'summary.txt'), `${txt}\n`);
+  writeFileSync(join(dir, 'summary.md'), `${o.md.join('\n')}\n`);
+  writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
 }
 
 function strip(t) {
@@ -692,6 +796,8 @@ switch (cmd) {
     record(args[0], args[1]);
     break;
   default:
-    console.error('usage: bench.mjs data DIR | port PID LOGFILE | check FILE LABEL | scrub IN OUT SECRETS | maxrate DIR TABLE ROW FRACTION | runjson FILE | report DIR | record DIR FILE');
+    console.error(
+      'usage: bench.mjs data DIR | port PID LOGFILE | check FILE LABEL | scrub IN OUT SECRETS | maxrate DIR TABLE ROW FRACTION | runjson FILE | report DIR | record DIR FILE',
+    );
     process.exit(2);
 }

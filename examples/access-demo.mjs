@@ -34,7 +34,9 @@ const readToken = token('--access', 'r', '--exp', '300', '--subject', 'demo-read
 console.log('global read token (token --access r):');
 await attempt('list collections', () => names(client(readToken)));
 await attempt('create collection "scratch"', () =>
-  client(readToken).api('collections').create({ collectionName: 'scratch', vectorsConfig: { config: { case: 'params', value: { size: 4n, distance: 1 } } } }),
+  client(readToken)
+    .api('collections')
+    .create({ collectionName: 'scratch', vectorsConfig: { config: { case: 'params', value: { size: 4n, distance: 1 } } } }),
 );
 
 const demoToken = token('--access', '[{"collection":"demo","access":"r"}]', '--exp', '300');

@@ -7,7 +7,7 @@
 //
 // It (re)creates a 4-dimensional cosine collection `demo`, upserts a few points with payload,
 // searches, scrolls, counts and lists collections. Exit code 0 on success, 1 on the first error.
-import { QdrantClient, Distance, UpdateStatus, toDenseVector } from '@qdrant/js-client-grpc';
+import { Distance, QdrantClient, toDenseVector, UpdateStatus } from '@qdrant/js-client-grpc';
 
 const url = process.argv[2] ?? 'http://127.0.0.1:6334';
 const apiKey = process.env.QDRANT_API_KEY || undefined;

@@ -41,7 +41,16 @@ const health = create(FileDescriptorProtoSchema, {
     { name: 'HealthCheckRequest', field: [{ name: 'service', jsonName: 'service', number: 1, label: Label.OPTIONAL, type: Type.STRING }] },
     {
       name: 'HealthCheckResponse',
-      field: [{ name: 'status', jsonName: 'status', number: 1, label: Label.OPTIONAL, type: Type.ENUM, typeName: '.grpc.health.v1.HealthCheckResponse.ServingStatus' }],
+      field: [
+        {
+          name: 'status',
+          jsonName: 'status',
+          number: 1,
+          label: Label.OPTIONAL,
+          type: Type.ENUM,
+          typeName: '.grpc.health.v1.HealthCheckResponse.ServingStatus',
+        },
+      ],
       enumType: [{ name: 'ServingStatus', value: ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'].map((name, number) => ({ name, number })) }],
     },
   ],

@@ -4,7 +4,7 @@ import type { CompiledRule } from './access/compile-rules.js';
 import type { QdrantApi } from './api/qdrant-api.js';
 import { Authenticator } from './auth/authenticate.js';
 import { CertificateIdentities } from './auth/client-certificate.js';
-import { ValueExistsChecker, type ScrollFn } from './auth/value-exists.js';
+import { type ScrollFn, ValueExistsChecker } from './auth/value-exists.js';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log/logger.js';
 

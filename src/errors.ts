@@ -26,18 +26,36 @@ export const ERRORS = {
   metadata_too_large: { status: Status.RESOURCE_EXHAUSTED, message: 'request metadata is larger than the proxy accepts' },
   malformed_request: { status: Status.INVALID_ARGUMENT, message: 'Validation error in body: request message could not be decoded' },
   // Reading the request body: tonic's messages where tonic has one, the proxy's limits otherwise.
-  unsupported_encoding: { status: Status.UNIMPLEMENTED, message: 'Content is compressed with `{detail}` which isn\'t supported' },
-  compressed_flag_without_encoding: { status: Status.INTERNAL, message: 'protocol error: received message with compressed-flag but no grpc-encoding was specified' },
-  invalid_compression_flag: { status: Status.INTERNAL, message: 'protocol error: received message with invalid compression flag: {detail} (valid flags are 0 and 1), while sending request' },
+  unsupported_encoding: { status: Status.UNIMPLEMENTED, message: "Content is compressed with `{detail}` which isn't supported" },
+  compressed_flag_without_encoding: {
+    status: Status.INTERNAL,
+    message: 'protocol error: received message with compressed-flag but no grpc-encoding was specified',
+  },
+  invalid_compression_flag: {
+    status: Status.INTERNAL,
+    message: 'protocol error: received message with invalid compression flag: {detail} (valid flags are 0 and 1), while sending request',
+  },
   decompress_failed: { status: Status.INTERNAL, message: 'Error decompressing: {detail}, while sending request' },
   missing_request_message: { status: Status.INTERNAL, message: 'Missing request message.' },
   unexpected_eof: { status: Status.INTERNAL, message: 'Unexpected EOF decoding stream.' },
   extra_request_message: { status: Status.INTERNAL, message: 'protocol error: more than one request message for a method that takes one' },
   message_too_large: { status: Status.RESOURCE_EXHAUSTED, message: 'request message larger than the proxy accepts ({detail})' },
-  decompressed_too_large: { status: Status.RESOURCE_EXHAUSTED, message: 'Error decompressing: size limit, of {detail} bytes, exceeded while decompressing message' },
-  request_budget_exhausted: { status: Status.RESOURCE_EXHAUSTED, message: 'the proxy is holding too many request bytes; retry later (limits.max_buffered_request_bytes)' },
-  reply_budget_exhausted: { status: Status.RESOURCE_EXHAUSTED, message: 'the proxy is holding too many reply bytes; retry later (limits.max_buffered_reply_bytes)' },
-  calls_in_flight_exhausted: { status: Status.RESOURCE_EXHAUSTED, message: 'the proxy is handling as many calls as it may; retry later (limits.max_calls_in_flight)' },
+  decompressed_too_large: {
+    status: Status.RESOURCE_EXHAUSTED,
+    message: 'Error decompressing: size limit, of {detail} bytes, exceeded while decompressing message',
+  },
+  request_budget_exhausted: {
+    status: Status.RESOURCE_EXHAUSTED,
+    message: 'the proxy is holding too many request bytes; retry later (limits.max_buffered_request_bytes)',
+  },
+  reply_budget_exhausted: {
+    status: Status.RESOURCE_EXHAUSTED,
+    message: 'the proxy is holding too many reply bytes; retry later (limits.max_buffered_reply_bytes)',
+  },
+  calls_in_flight_exhausted: {
+    status: Status.RESOURCE_EXHAUSTED,
+    message: 'the proxy is handling as many calls as it may; retry later (limits.max_calls_in_flight)',
+  },
   request_body_timeout: { status: Status.DEADLINE_EXCEEDED, message: 'request body not received in time (limits.request_body_timeout_ms)' },
   health_watchers_exhausted: { status: Status.RESOURCE_EXHAUSTED, message: 'too many health Watch streams (limits.max_health_watch_streams)' },
   deadline_exceeded: { status: Status.DEADLINE_EXCEEDED, message: 'Deadline exceeded' },

@@ -2,8 +2,8 @@
 // which principal may call which rule, with which message when not. Pure: no I/O.
 import type { CollectionMode, Principal } from '../auth/principal.js';
 import { ProxyError } from '../errors.js';
-import type { CompiledRule } from './compile-rules.js';
 import type { ListFilter } from './access-table.js';
+import type { CompiledRule } from './compile-rules.js';
 import { stringsAt } from './request-fields.js';
 
 export interface Decision {

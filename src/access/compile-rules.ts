@@ -50,7 +50,8 @@ export function compileRules(api: QdrantApi): ReadonlyMap<string, CompiledRule> 
     const replyFilter = 'filter' in rule && rule.filter ? rule.filter : null;
     if (replyFilter) {
       if (!method.response) throw new Error(`access table: ${rule.path} filters its reply but has no response descriptor`);
-      if (method.kind !== 'unary') throw new Error(`access table: ${rule.path} filters its reply but is not unary (a stream's messages are passed on as they come)`);
+      if (method.kind !== 'unary')
+        throw new Error(`access table: ${rule.path} filters its reply but is not unary (a stream's messages are passed on as they come)`);
     }
     rules.set(rule.path, Object.freeze({ ...rule, collectionSteps, lookupSteps, replyFilter }));
   }

@@ -13,9 +13,7 @@ export function filterReply(filter: ListFilter, granted: Granted, reply: Buffer,
       message.collections = list(message.collections).filter((c) => granted.has(String(c.name ?? '')));
       break;
     case 'aliases':
-      message.aliases = list(message.aliases).filter(
-        (a) => granted.has(String(a.alias_name ?? '')) && granted.has(String(a.collection_name ?? '')),
-      );
+      message.aliases = list(message.aliases).filter((a) => granted.has(String(a.alias_name ?? '')) && granted.has(String(a.collection_name ?? '')));
       break;
     case 'collection_aliases':
       message.aliases = list(message.aliases).filter((a) => granted.has(String(a.alias_name ?? '')));

@@ -1,6 +1,6 @@
 // Qdrant's gRPC API as loaded at start-up: every method its descriptors describe, with its streaming
 // kind and the codecs of its messages, and the descriptor files themselves (for server reflection).
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';

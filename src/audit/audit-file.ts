@@ -69,7 +69,9 @@ export class RotatingAuditFile {
 
   private prune(keep: string): void {
     try {
-      const files = readdirSync(this.options.dir).filter((f) => AUDIT_FILE.test(f) && f !== keep).sort();
+      const files = readdirSync(this.options.dir)
+        .filter((f) => AUDIT_FILE.test(f) && f !== keep)
+        .sort();
       // The names sort by time; `keep` counts as one of maxFiles.
       for (const old of files.slice(0, Math.max(0, files.length - (this.options.maxFiles - 1)))) {
         try {

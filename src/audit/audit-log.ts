@@ -2,9 +2,9 @@
 // (field order and names as Qdrant 1.19 writes them), plus the proxy's own `code` and `duration_ms`.
 // Never holds a credential: the record is built from the principal, not from the metadata.
 import { status as Status } from '@grpc/grpc-js';
-import type { RequestMetadata } from '../grpc/metadata.js';
 import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config/schema.js';
+import type { RequestMetadata } from '../grpc/metadata.js';
 import type { Logger } from '../log/logger.js';
 import { RotatingAuditFile } from './audit-file.js';
 

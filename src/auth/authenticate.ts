@@ -3,12 +3,12 @@
 import type { PeerCertificate } from 'node:tls';
 import { LRUCache } from 'lru-cache';
 import { ProxyError } from '../errors.js';
+import type { RequestMetadata } from '../grpc/metadata.js';
 import { digest, KeyMatcher } from './api-keys.js';
 import type { CertificateIdentities } from './client-certificate.js';
 import { extractCredential } from './credentials.js';
-import { isExpired, JWT_LEEWAY_SECONDS } from './jwt-claims.js';
 import { JwtVerifier, type VerifiedToken } from './jwt.js';
-import type { RequestMetadata } from '../grpc/metadata.js';
+import { isExpired, JWT_LEEWAY_SECONDS } from './jwt-claims.js';
 import { NO_AUTH_PRINCIPAL, type Principal } from './principal.js';
 
 export interface AuthSettings {

@@ -2,7 +2,7 @@
 // certificate's subject CN or one of its SANs to an access grant shaped like a JWT's `access` claim,
 // so a mesh workload with a certificate needs no key. Used only when the call carries no credential.
 import type { PeerCertificate } from 'node:tls';
-import { principalFromGrant, type AccessGrant, type Principal } from './principal.js';
+import { type AccessGrant, type Principal, principalFromGrant } from './principal.js';
 
 export class CertificateIdentities {
   private readonly byName: ReadonlyMap<string, Principal>;

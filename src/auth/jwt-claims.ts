@@ -4,7 +4,7 @@
 // (UNAUTHENTICATED). Both are serde structs: a field given twice fails; unknown fields are skipped.
 // Expiry is checked next (PERMISSION_DENIED), then Qdrant's claims validation.
 import { ProxyError } from '../errors.js';
-import { allStringsValid, structFields, type JsonValue } from './json-strict.js';
+import { allStringsValid, type JsonValue, structFields } from './json-strict.js';
 import type { AccessGrant, CollectionGrant, CollectionMode, ValueExistsClaim } from './principal.js';
 
 export const JWT_LEEWAY_SECONDS = 30;
@@ -40,7 +40,8 @@ export function readClaims(payload: JsonValue): Claims | null {
   if (!access) return null;
   const valueExists = readValueExists(fields.get('value_exists'));
   if (valueExists === false) return null;
-  if (!ignoredByValidation(fields.get('nbf'), 'nbf') || !ignoredByValidation(fields.get('iss'), 'any') || !ignoredByValidation(fields.get('aud'), 'any')) return null;
+  if (!ignoredByValidation(fields.get('nbf'), 'nbf') || !ignoredByValidation(fields.get('iss'), 'any') || !ignoredByValidation(fields.get('aud'), 'any'))
+    return null;
   return { exp, access: access.grant, payloadAt: access.payloadAt, valueExists, subject: subject ?? sub ?? undefined };
 }
 

@@ -7,9 +7,9 @@
 // `service.alt_api_key`; the first success wins, otherwise the first secret's error is reported.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ProxyError } from '../errors.js';
-import { allStringsValid, parseStrictJson, structFields, type JsonValue } from './json-strict.js';
+import { allStringsValid, type JsonValue, parseStrictJson, structFields } from './json-strict.js';
 import { isExpired, readClaims, validateClaims } from './jwt-claims.js';
-import { principalFromGrant, type Principal } from './principal.js';
+import { type Principal, principalFromGrant } from './principal.js';
 
 export interface VerifiedToken {
   readonly principal: Principal;
@@ -90,7 +90,7 @@ function verifyWith(parts: TokenParts, secret: Buffer, nowMs: number): Outcome {
 
 /** jsonwebtoken's Header: `alg` HS256 here, typed standard fields, any other field a string. */
 function validHeader(header: JsonValue | null): boolean {
-  if (!header || header.kind !== 'object' || !allStringsValid(header)) return false;
+  if (header?.kind !== 'object' || !allStringsValid(header)) return false;
   const fields = structFields(header, HEADER_FIELDS);
   if (!fields) return false;
   const alg = fields.get('alg');

@@ -92,12 +92,7 @@ export function scrollRequest(claim: ValueExistsClaim): object {
       must: claim.matches.map((m) => ({
         field: {
           key: m.key,
-          match:
-            typeof m.value === 'string'
-              ? { keyword: m.value }
-              : typeof m.value === 'boolean'
-                ? { boolean: m.value }
-                : { integer: String(m.value) },
+          match: typeof m.value === 'string' ? { keyword: m.value } : typeof m.value === 'boolean' ? { boolean: m.value } : { integer: String(m.value) },
         },
       })),
     },

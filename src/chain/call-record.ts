@@ -1,13 +1,14 @@
 // What is known of a call as it goes through the chain, and the one place its outcome is written:
 // metrics for every call, one audit record per access decision, a DEBUG line per call. Opened when
 // the call starts, finished exactly once.
-import type { CompiledRule } from '../access/compile-rules.js';
+
 import type { Decision } from '../access/authorize.js';
+import type { CompiledRule } from '../access/compile-rules.js';
 import { stringsAt } from '../access/request-fields.js';
-import { auditError, type AuditLog } from '../audit/audit-log.js';
+import { type AuditLog, auditError } from '../audit/audit-log.js';
 import type { Principal } from '../auth/principal.js';
 import { ProxyError } from '../errors.js';
-import { Status, type GrpcStatus } from '../grpc/status.js';
+import { type GrpcStatus, Status } from '../grpc/status.js';
 import type { Logger } from '../log/logger.js';
 import type { ProxyMetrics } from '../ops/metrics.js';
 import type { ClientCall } from '../server/server-call.js';
@@ -34,7 +35,13 @@ export interface CallRecord {
   upstreamMs: number;
 }
 
-export class CallRecorder {
+/** Opens a call's record when it starts and writes it once when it ends. */
+export interface Recorder {
+  open(call: ClientCall, path: string, served: boolean, rule: CompiledRule | undefined): CallRecord;
+  finish(record: CallRecord, call: ClientCall, status: GrpcStatus, error: unknown): void;
+}
+
+export class CallRecorder implements Recorder {
   constructor(
     private readonly audit: AuditLog,
     private readonly metrics: ProxyMetrics,
@@ -64,19 +71,21 @@ export class CallRecorder {
     const code = status.code === Status.CANCELLED && call.deadline <= Date.now() ? Status.DEADLINE_EXCEEDED : status.code;
     const totalMs = performance.now() - record.started;
     const allowed = record.decision !== null;
-    const decision = !allowed
-      ? code === Status.UNAUTHENTICATED
-        ? 'unauthenticated'
-        : 'denied'
-      : record.admission === 'credential'
-        ? 'allowed'
-        : 'no_auth';
+    const decision = !allowed ? (code === Status.UNAUTHENTICATED ? 'unauthenticated' : 'denied') : record.admission === 'credential' ? 'allowed' : 'no_auth';
     this.metrics.call(record.label, decision, code, (totalMs - record.upstreamMs) / 1000);
     if (record.upstreamStarted > 0) this.metrics.upstream(record.label, record.upstreamMs / 1000);
     const collections = this.collections(record, error);
     if (this.logger.isLevelEnabled('debug')) {
       this.logger.debug(
-        { path: record.path, identity: record.principal?.authType ?? 'None', subject: record.principal?.subject, decision, collection: collections[0], code, ms: Math.round(totalMs * 1000) / 1000 },
+        {
+          path: record.path,
+          identity: record.principal?.authType ?? 'None',
+          subject: record.principal?.subject,
+          decision,
+          collection: collections[0],
+          code,
+          ms: Math.round(totalMs * 1000) / 1000,
+        },
         'call',
       );
     }

@@ -34,7 +34,7 @@ import type { Budget } from '../server/budget.js';
 import type { ClientCall } from '../server/server-call.js';
 import type { Forwarder, ReplySink } from '../upstream/forwarder.js';
 import { clientStatus } from '../upstream/upstream-status.js';
-import type { Admission, CallRecord, CallRecorder } from './call-record.js';
+import type { Admission, CallRecord, Recorder } from './call-record.js';
 
 /** A method as the listener serves it. `kind` null: no service has it (UNIMPLEMENTED once authenticated, as in Qdrant). */
 export interface MethodEntry {
@@ -49,7 +49,7 @@ export interface RunnerDeps {
   /** The engine in force now (a reload swaps it). */
   currentEngine(): Engine;
   readonly forwarder: Forwarder;
-  readonly recorder: CallRecorder;
+  readonly recorder: Recorder;
   readonly logger: Logger;
   /** Calls past admission at once (limits.max_calls_in_flight); health checks are not counted. */
   readonly callSlots: Budget;

@@ -5,10 +5,10 @@ import { pino } from 'pino';
 import { compileRules } from '../access/compile-rules.js';
 import { loadQdrantApi } from '../api/qdrant-api.js';
 import { loadConfig } from '../config/load.js';
-import { serve } from './serve.js';
 import { createServerTls } from '../server/server-tls.js';
-import { mintToken, TOKEN_USAGE } from './token.js';
 import { createUpstream } from '../upstream/upstream-channel.js';
+import { serve } from './serve.js';
+import { mintToken, TOKEN_USAGE } from './token.js';
 
 const USAGE = `usage:
   qdrant-auth-proxy serve [--config FILE]          run the proxy

@@ -3,25 +3,25 @@
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { AggregatorRegistry } from 'prom-client';
+import { compileRules, servedApi } from '../access/compile-rules.js';
 import { loadQdrantApi } from '../api/qdrant-api.js';
 import { AuditLog } from '../audit/audit-log.js';
+import { CallRecorder } from '../chain/call-record.js';
 import { loadConfig } from '../config/load.js';
 import { reloadedConfig } from '../config/reload.js';
 import type { Config } from '../config/schema.js';
 import { buildEngine } from '../engine.js';
-import { runClusterPrimary } from './cluster-primary.js';
-import { compileRules, servedApi } from '../access/compile-rules.js';
 import { createLogger, setLogLevel } from '../log/logger.js';
-import { ProxyMetrics } from '../ops/metrics.js';
 import { HEAP_GROWING_PERCENT, tuneHeap } from '../ops/heap-tuning.js';
+import { ProxyMetrics } from '../ops/metrics.js';
 import { OpsServer } from '../ops/ops-server.js';
 import { ServingState } from '../ops/serving-state.js';
-import { CallRecorder } from '../chain/call-record.js';
 import { ProxyServer } from '../server/proxy-server.js';
 import { createServerTls } from '../server/server-tls.js';
 import { createScrollLookup } from '../upstream/scroll-lookup.js';
 import { createUpstream } from '../upstream/upstream-channel.js';
 import { UpstreamProbe } from '../upstream/upstream-probe.js';
+import { runClusterPrimary } from './cluster-primary.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -78,7 +78,7 @@ export async function serve(file: string | null): Promise<number> {
       metrics,
     });
     const probe = new UpstreamProbe(forwarder, config.upstream.health_check_interval_ms, (up, detail) => {
-      if (up !== state.isUpstreamUp) (up ? logger.info({}, 'upstream is up') : logger.warn({ detail }, 'upstream is down'));
+      if (up !== state.isUpstreamUp) up ? logger.info({}, 'upstream is up') : logger.warn({ detail }, 'upstream is down');
       state.setUpstreamUp(up);
       metrics.setUpstreamUp(up);
     });
@@ -87,7 +87,10 @@ export async function serve(file: string | null): Promise<number> {
     const certReloadMs = (config.tls.cert_ttl ?? 3600) * 1000;
     serverTls.certificates?.start(certReloadMs);
     upstream.certificates?.start(certReloadMs);
-    opened.push(() => serverTls.certificates?.stop(), () => upstream.certificates?.stop());
+    opened.push(
+      () => serverTls.certificates?.stop(),
+      () => upstream.certificates?.stop(),
+    );
     // In a cluster worker the primary serves the operator endpoints (src/cli/cluster-primary.ts).
     const ops =
       config.metrics.enabled && !cluster.isWorker
@@ -112,7 +115,16 @@ export async function serve(file: string | null): Promise<number> {
     }
     const opsPort = ops ? await ops.listen(config.metrics.host, config.metrics.port) : null;
     probe.start();
-    const ready = { host: config.service.host, port, tls: config.service.enable_tls, upstream: config.upstream.url, methods: api.methods.size, api: api.source, metrics_port: opsPort, heap_growing_percent: heapTuned ? HEAP_GROWING_PERCENT : 'set by the operator' };
+    const ready = {
+      host: config.service.host,
+      port,
+      tls: config.service.enable_tls,
+      upstream: config.upstream.url,
+      methods: api.methods.size,
+      api: api.source,
+      metrics_port: opsPort,
+      heap_growing_percent: heapTuned ? HEAP_GROWING_PERCENT : 'set by the operator',
+    };
     if (cluster.isWorker) {
       lifecycle.info({ ...ready, worker: cluster.worker?.id }, 'worker listening');
       process.send?.({ type: 'listening', port });

@@ -1,9 +1,9 @@
 // `qdrant-auth-proxy token`: mints an HS256 JWT in Qdrant's claim format.
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
-import { loadConfig } from '../config/load.js';
 import { parseStrictJson } from '../auth/json-strict.js';
 import { readClaims, validateClaims } from '../auth/jwt-claims.js';
+import { loadConfig } from '../config/load.js';
 
 export const TOKEN_USAGE = `usage: qdrant-auth-proxy token [--config FILE | --key-env VAR] [options]
   --config FILE         sign with service.api_key of this config (env overrides apply)
@@ -29,10 +29,11 @@ export async function mintToken(args: string[], env: NodeJS.ProcessEnv = process
       subject: { type: 'string' },
     },
   });
-  const key = values.config
-    ? loadConfig(values.config, env).service.api_key
-    : (env[values['key-env'] ?? 'QDRANT__SERVICE__API_KEY'] ?? null);
-  if (!key) throw new Error(values.config ? `${values.config}: service.api_key is not set` : `no key: set ${values['key-env'] ?? 'QDRANT__SERVICE__API_KEY'} or pass --config`);
+  const key = values.config ? loadConfig(values.config, env).service.api_key : (env[values['key-env'] ?? 'QDRANT__SERVICE__API_KEY'] ?? null);
+  if (!key)
+    throw new Error(
+      values.config ? `${values.config}: service.api_key is not set` : `no key: set ${values['key-env'] ?? 'QDRANT__SERVICE__API_KEY'} or pass --config`,
+    );
 
   const claims: Record<string, unknown> = {};
   if (values.access !== undefined) claims.access = values.access === 'm' || values.access === 'r' ? values.access : parseJson('--access', values.access);
@@ -45,7 +46,7 @@ export async function mintToken(args: string[], env: NodeJS.ProcessEnv = process
   }
   // Refuse to mint what the proxy (and Qdrant) would reject.
   const parsed = readClaims(parseStrictJson(Buffer.from(JSON.stringify(claims)))!);
-  if (!parsed) throw new Error('claims do not have Qdrant\'s shape (see --help)');
+  if (!parsed) throw new Error("claims do not have Qdrant's shape (see --help)");
   validateClaims(parsed);
   return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(key));
 }

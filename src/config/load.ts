@@ -2,11 +2,8 @@
 // cross-key rules. Errors name the key, what was expected and (for non-secrets) what was given.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, type Config } from './schema.js';
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+import { ConfigError } from './config-error.js';
+import { type Config, configSchema } from './schema.js';
 
 const SECRET_KEY = /(^|_)(api_key|key|secret|password|token)$/;
 
@@ -68,14 +65,27 @@ function checkCrossKeyRules(c: Config): void {
   }
   need((c.upstream.cert === null) === (c.upstream.key === null), 'upstream.cert and upstream.key: set both (mutual TLS) or neither');
   if (Object.keys(c.auth.client_cert_identities).length > 0) {
-    need(c.service.verify_https_client_certificate, 'auth.client_cert_identities: requires service.verify_https_client_certificate: true (only verified certificates may grant access)');
+    need(
+      c.service.verify_https_client_certificate,
+      'auth.client_cert_identities: requires service.verify_https_client_certificate: true (only verified certificates may grant access)',
+    );
     const dup = (list: unknown) => Array.isArray(list) && new Set(list.map((e: { collection: string }) => e.collection)).size !== list.length;
-    for (const [name, grant] of Object.entries(c.auth.client_cert_identities)) need(!dup(grant), `auth.client_cert_identities.${name}: a collection is listed twice`);
+    for (const [name, grant] of Object.entries(c.auth.client_cert_identities))
+      need(!dup(grant), `auth.client_cert_identities.${name}: a collection is listed twice`);
   }
   need(c.auth.max_credential_bytes < c.limits.max_metadata_bytes, 'auth.max_credential_bytes: must be below limits.max_metadata_bytes');
-  need(c.limits.max_buffered_request_bytes >= c.limits.max_message_bytes, 'limits.max_buffered_request_bytes: must be at least limits.max_message_bytes (the largest request must fit)');
-  need(c.limits.max_buffered_reply_bytes >= Math.min(c.limits.max_message_bytes, 1024 * 1024), 'limits.max_buffered_reply_bytes: must be at least 1 MiB (or limits.max_message_bytes when that is smaller)');
-  need(c.limits.max_buffered_anonymous_bytes >= c.limits.max_anonymous_message_bytes, 'limits.max_buffered_anonymous_bytes: must be at least limits.max_anonymous_message_bytes');
+  need(
+    c.limits.max_buffered_request_bytes >= c.limits.max_message_bytes,
+    'limits.max_buffered_request_bytes: must be at least limits.max_message_bytes (the largest request must fit)',
+  );
+  need(
+    c.limits.max_buffered_reply_bytes >= Math.min(c.limits.max_message_bytes, 1024 * 1024),
+    'limits.max_buffered_reply_bytes: must be at least 1 MiB (or limits.max_message_bytes when that is smaller)',
+  );
+  need(
+    c.limits.max_buffered_anonymous_bytes >= c.limits.max_anonymous_message_bytes,
+    'limits.max_buffered_anonymous_bytes: must be at least limits.max_anonymous_message_bytes',
+  );
   if (c.service.alt_api_key !== null) {
     need(c.service.api_key !== null, 'service.alt_api_key: requires service.api_key');
   }

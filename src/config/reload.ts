@@ -2,7 +2,7 @@
 // sections holding sockets, channels or the loaded API keep their start-up values until a restart.
 import type { Config } from './schema.js';
 
-const RESTART_ONLY = ['upstream', 'api', 'limits', 'shutdown', 'tls', 'metrics'] as const;
+const RESTART_ONLY = ['workers', 'upstream', 'api', 'limits', 'shutdown', 'tls', 'metrics'] as const;
 const LISTENER_KEYS = ['host', 'grpc_port', 'enable_tls', 'verify_https_client_certificate'] as const;
 
 /** The config to run with after a reload, and the changed keys that need a restart to apply. */

@@ -35,7 +35,9 @@ export const configSchema = z.strictObject({
       cert: path.default(null),
       key: path.default(null),
       ca_cert: path.default(null),
-      cert_ttl: int(1, 365 * 24 * 3600).nullable().default(3600),
+      cert_ttl: int(1, 365 * 24 * 3600)
+        .nullable()
+        .default(3600),
     })
     .prefault({}),
   audit: z
@@ -59,13 +61,7 @@ export const configSchema = z.strictObject({
       value_exists_timeout_ms: int(1, 600_000).default(5_000),
       // Client certificate CN or SAN → access, shaped like a JWT `access` claim (m, r, or a list).
       client_cert_identities: z
-        .record(
-          z.string().min(1),
-          z.union([
-            z.enum(['m', 'r']),
-            z.array(z.strictObject({ collection: z.string(), access: z.enum(['r', 'rw', 'prw']) })),
-          ]),
-        )
+        .record(z.string().min(1), z.union([z.enum(['m', 'r']), z.array(z.strictObject({ collection: z.string(), access: z.enum(['r', 'rw', 'prw']) }))]))
         .default({}),
     })
     .prefault({}),

@@ -1,6 +1,6 @@
 // Process log: pino JSON lines on stdout. Secret-bearing paths are redacted by fixed paths set here,
 // never from input; code also avoids logging credentials in the first place.
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 

@@ -3,18 +3,19 @@
 // preface in time, is pinged while idle, is closed when it has had no stream for a while or reached
 // its maximum age, and a closed connection's socket is destroyed after a short grace whatever the
 // peer does, so a connection slot frees in seconds. Streams go to `onStream`; gRPC is server-call.ts.
+
+import type { EventEmitter } from 'node:events';
 import {
-  constants as h2,
   createSecureServer,
   createServer,
   type Http2SecureServer,
   type Http2Server,
   type Http2Session,
+  constants as h2,
   type IncomingHttpHeaders,
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from 'node:http2';
-import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../log/logger.js';

@@ -3,18 +3,17 @@
 // through the chain except those two local services; an unknown path too (authenticated first, then
 // UNIMPLEMENTED, as Qdrant answers it).
 import { constants as h2, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { ApiMethod } from '../api/qdrant-api.js';
 import type { CompiledRule } from '../access/compile-rules.js';
-import { identify, runCall, statusOf, type MethodEntry, type RunnerDeps } from '../chain/call-runner.js';
+import type { ApiMethod } from '../api/qdrant-api.js';
+import { identify, type MethodEntry, type RunnerDeps, runCall, statusOf } from '../chain/call-runner.js';
 import type { Engine } from '../engine.js';
-import type { Logger } from '../log/logger.js';
 import type { ProxyMetrics } from '../ops/metrics.js';
 import type { ServingState } from '../ops/serving-state.js';
+import { Budget } from './budget.js';
 import { GrpcListener, type ListenerLimits, type ListenerTls } from './grpc-listener.js';
 import { HEALTH_CHECK, HEALTH_WATCH, HealthService } from './health-service.js';
-import { Budget } from './budget.js';
 import { REFLECTION_PATHS, ReflectionService } from './reflection.js';
-import { ServerCall, type CallLimits, type ClientCall } from './server-call.js';
+import { type CallLimits, type ClientCall, ServerCall } from './server-call.js';
 
 export interface ProxyServerDeps extends Omit<RunnerDeps, 'currentEngine' | 'callSlots'> {
   /** Every method served (src/access/compile-rules.ts servedMethods). */
@@ -68,7 +67,10 @@ export class ProxyServer {
       }
       this.methods.set(method.path, { path: method.path, kind: method.kind, rule: deps.rules.get(method.path), response: method.response });
     }
-    this.health = new HealthService(deps.state, () => ({ maxRequestBytes: this.engine.config.limits.max_anonymous_message_bytes, maxWatchers: limits.max_health_watch_streams }));
+    this.health = new HealthService(deps.state, () => ({
+      maxRequestBytes: this.engine.config.limits.max_anonymous_message_bytes,
+      maxWatchers: limits.max_health_watch_streams,
+    }));
     const reflection = new ReflectionService(deps.descriptorFiles, new Set([...this.methods.keys()].map(serviceOf)));
     this.local.set(HEALTH_CHECK, (call) => this.health.check(call));
     this.local.set(HEALTH_WATCH, (call) => this.health.watch(call));
@@ -111,7 +113,6 @@ export class ProxyServer {
   forceShutdown(): void {
     this.listener.forceShutdown();
   }
-
 
   private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): void {
     const contentType = headers[h2.HTTP2_HEADER_CONTENT_TYPE];

@@ -3,7 +3,7 @@
 // they were compiled (not regenerated), so Go tooling resolves every import and well-known type.
 // Like Qdrant, any valid credential may use it; no access rule applies. The symbol index is built on
 // the first reflection request, not at start-up: most deployments never use reflection.
-import { readFields, stringField, MessageWriter, type Field } from '../grpc/protobuf.js';
+import { type Field, MessageWriter, readFields, stringField } from '../grpc/protobuf.js';
 import { Status } from '../grpc/status.js';
 import type { ClientCall } from './server-call.js';
 
@@ -39,7 +39,8 @@ export class ReflectionService {
 
   /** Answers each request on the stream until the client half-closes. */
   async serve(call: ClientCall): Promise<void> {
-    const index = (this.index ??= buildIndex(this.files(), this.services));
+    this.index ??= buildIndex(this.files(), this.services);
+    const index = this.index;
     const sent = new Set<string>();
     await call.readMessages(MAX_REQUEST_BYTES, MAX_REQUESTS, (request) => {
       call.sendMessage(answer(index, request, sent));

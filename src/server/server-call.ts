@@ -5,10 +5,10 @@
 import { constants as h2, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { ProxyError } from '../errors.js';
-import { frame, MessageReader } from '../grpc/framing.js';
+import { frame, MessageReader, type RawMessage } from '../grpc/framing.js';
 import { GzipError, gunzipMember } from '../grpc/gzip.js';
-import { rawHeader, RequestMetadata } from '../grpc/metadata.js';
-import { encodeGrpcMessage, Status, type GrpcStatus } from '../grpc/status.js';
+import { RequestMetadata, rawHeader } from '../grpc/metadata.js';
+import { encodeGrpcMessage, type GrpcStatus } from '../grpc/status.js';
 import { parseGrpcTimeout } from '../grpc/timeout.js';
 import type { Budget } from './budget.js';
 import { Reservation } from './budget.js';
@@ -26,7 +26,11 @@ export interface CallLimits {
 /** The encodings a client may compress requests with, as Qdrant accepts them (gzip only). */
 export const ACCEPT_ENCODING = 'gzip,identity';
 
-const RESPONSE_HEADERS = { [h2.HTTP2_HEADER_STATUS]: 200, [h2.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc', 'grpc-accept-encoding': ACCEPT_ENCODING } as const;
+const RESPONSE_HEADERS = {
+  [h2.HTTP2_HEADER_STATUS]: 200,
+  [h2.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
+  'grpc-accept-encoding': ACCEPT_ENCODING,
+} as const;
 
 /** What the call chain needs of a client call (a fake implements it in unit tests). */
 export interface ClientCall {
@@ -122,7 +126,7 @@ export class ServerCall implements ClientCall {
     try {
       const socket = session.socket as TLSSocket;
       const cert = typeof socket.getPeerCertificate === 'function' && socket.authorized ? socket.getPeerCertificate() : undefined;
-      verified = cert && cert.raw ? cert : undefined;
+      verified = cert?.raw ? cert : undefined;
     } catch {
       return undefined; // the connection is gone
     }
@@ -167,7 +171,7 @@ export class ServerCall implements ClientCall {
         if (!this.requestBytes.take(length)) throw new ProxyError('request_budget_exhausted');
       });
       const onData = (chunk: Buffer) => {
-        let arrived;
+        let arrived: RawMessage[];
         try {
           arrived = reader.push(chunk);
         } catch (err) {
@@ -297,5 +301,3 @@ function peerOf(stream: ServerHttp2Stream): string {
     return 'unknown'; // node's socket proxy throws once the session is destroyed
   }
 }
-
-

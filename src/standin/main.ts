@@ -11,14 +11,13 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { loadQdrantApi } from '../api/qdrant-api.js';
 import { servedApi } from '../access/compile-rules.js';
+import { loadQdrantApi } from '../api/qdrant-api.js';
 import { STANDIN_HANDLERS } from './standin-handlers.js';
 import { StandinError } from './standin-messages.js';
-import { startStandin, type Standin, type StandinOptions } from './standin-server.js';
+import { type Standin, type StandinOptions, startStandin } from './standin-server.js';
 
-const USAGE =
-  'usage: standin [--host 127.0.0.1] [--port 6334] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--delay /pkg.Service/Method=MS ...]';
+const USAGE = 'usage: standin [--host 127.0.0.1] [--port 6334] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--delay /pkg.Service/Method=MS ...]';
 
 interface CliOptions {
   standin: StandinOptions;
@@ -68,7 +67,7 @@ function installDelays(standin: Standin, delays: Map<string, number>): void {
   const api = servedApi(loadQdrantApi());
   for (const [path, ms] of delays) {
     const method = api.methods.get(path);
-    if (!method || method.kind !== 'unary') throw new Error(`--delay ${path}: not a unary method of the loaded API`);
+    if (method?.kind !== 'unary') throw new Error(`--delay ${path}: not a unary method of the loaded API`);
     const handler: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
       const timer = setTimeout(() => {
         if (call.cancelled) return;

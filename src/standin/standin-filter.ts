@@ -4,17 +4,17 @@
 // text_any, prefix, keywords, integers, except_*) and numeric range. Geo, datetime, values_count and
 // slice conditions are refused with INVALID_ARGUMENT rather than answered wrongly.
 import {
-  entriesToMap,
-  invalid,
-  unsupported,
   type ConditionMsg,
+  entriesToMap,
   type FieldConditionMsg,
   type FilterMsg,
+  invalid,
   type MatchMsg,
   type RangeMsg,
+  unsupported,
   type ValueMsg,
 } from './standin-messages.js';
-import { boolOf, integerOf, isEmptyAt, isNullAt, numberOf, stringOf, valuesAt, type Payload } from './standin-payload.js';
+import { boolOf, integerOf, isEmptyAt, isNullAt, numberOf, type Payload, stringOf, valuesAt } from './standin-payload.js';
 import { parsePointId, pointKey } from './standin-point-id.js';
 
 /** What a filter looks at: the payload (of the point, or of one element for `nested`), the id and vector names. */
@@ -53,9 +53,7 @@ function matchesCondition(subject: FilterSubject, c: ConditionMsg): boolean {
 /** Qdrant's `nested`: some element of the array at `key` satisfies the whole filter on its own. */
 function matchesNested(subject: FilterSubject, key: string, filter: FilterMsg | undefined): boolean {
   return valuesAt(subject.payload, key).some(
-    (element) =>
-      element.struct_value !== undefined &&
-      matchesFilter({ ...subject, payload: entriesToMap(element.struct_value.fields) }, filter),
+    (element) => element.struct_value !== undefined && matchesFilter({ ...subject, payload: entriesToMap(element.struct_value.fields) }, filter),
   );
 }
 

@@ -1,11 +1,12 @@
 // Stand-in upstream (NOT Qdrant): handlers for health checks and `qdrant.Collections`, and the table
 // of every method the stand-in answers itself. Methods missing from the table get a well-formed empty
 // reply (see standin-server.ts).
+
+import { type Handler, handler } from './standin-handler-types.js';
 import { invalid, type VectorsConfigMsg } from './standin-messages.js';
-import { handler, type Handler } from './standin-handler-types.js';
 import { POINTS_HANDLERS } from './standin-points-handlers.js';
 import { parseVectorsConfig } from './standin-requests.js';
-import type { AliasAction, StandinCollection, StandinStore } from './standin-store.js';
+import type { AliasAction, StandinCollection } from './standin-store.js';
 
 export const STANDIN_VERSION = '1.19.0';
 

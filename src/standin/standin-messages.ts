@@ -20,8 +20,7 @@ export class StandinError extends Error {
 
 export const invalid = (message: string): StandinError => new StandinError(status.INVALID_ARGUMENT, message);
 export const notFound = (message: string): StandinError => new StandinError(status.NOT_FOUND, message);
-export const unsupported = (what: string): StandinError =>
-  new StandinError(status.INVALID_ARGUMENT, `stand-in upstream does not support ${what}`);
+export const unsupported = (what: string): StandinError => new StandinError(status.INVALID_ARGUMENT, `stand-in upstream does not support ${what}`);
 
 export interface MapEntry<T> {
   key: string;

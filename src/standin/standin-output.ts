@@ -2,8 +2,8 @@
 // Vectors go out as `VectorsOutput`: `vector` (the unnamed default vector) or `vectors` (named), each a
 // `VectorOutput` whose dense data is in the `dense` oneof member, not the deprecated flat `data`.
 import {
-  mapToEntries,
   type MapEntry,
+  mapToEntries,
   type PointIdMsg,
   type ValueMsg,
   type VectorOutputMsg,
@@ -11,9 +11,9 @@ import {
   type WithPayloadMsg,
   type WithVectorsMsg,
 } from './standin-messages.js';
+import type { PointId } from './standin-point-id.js';
 import type { ScoredHit, StoredPoint } from './standin-store.js';
 import { DEFAULT_VECTOR } from './standin-vectors.js';
-import type { PointId } from './standin-point-id.js';
 
 export interface OutputOptions {
   readonly withPayload: WithPayloadMsg | undefined;

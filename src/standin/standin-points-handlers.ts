@@ -1,25 +1,26 @@
 // Stand-in upstream (NOT Qdrant): handlers for `qdrant.Points` methods, on decoded messages.
+
+import { type Handler, handler } from './standin-handler-types.js';
 import {
-  invalid,
-  notFound,
-  unsupported,
   entriesToMap,
   type FilterMsg,
+  invalid,
+  type MapEntry,
+  notFound,
   type PointIdMsg,
   type PointStructMsg,
   type PointsSelectorMsg,
-  type MapEntry,
+  unsupported,
   type ValueMsg,
   type VectorMsg,
   type WithPayloadMsg,
   type WithVectorsMsg,
 } from './standin-messages.js';
-import { pointIdMsg, retrievedPoint, scoredPoint, type OutputOptions } from './standin-output.js';
-import { parsePointId, type PointId } from './standin-point-id.js';
-import { denseData, numberOr, parseNewPoint, parseSelector } from './standin-requests.js';
+import { type OutputOptions, pointIdMsg, retrievedPoint, scoredPoint } from './standin-output.js';
+import { type PointId, parsePointId } from './standin-point-id.js';
+import { numberOr, parseNewPoint, parseSelector } from './standin-requests.js';
 import type { ScoredHit, StandinCollection, StandinStore } from './standin-store.js';
 import { DEFAULT_VECTOR } from './standin-vectors.js';
-import { handler, type Handler } from './standin-handler-types.js';
 
 interface CollectionRequest {
   collection_name?: string;
@@ -37,8 +38,7 @@ const output = (req: Output, payloadByDefault: boolean): OutputOptions => ({
   payloadByDefault,
 });
 
-const collectionOf = (store: StandinStore, req: CollectionRequest): StandinCollection =>
-  store.collection(req.collection_name ?? '');
+const collectionOf = (store: StandinStore, req: CollectionRequest): StandinCollection => store.collection(req.collection_name ?? '');
 
 /** `PointsOperationResponse`: in memory every write is complete at once; `wait: false` says Acknowledged as Qdrant does. */
 export const operationResult = (op: number, wait: boolean | undefined): object => ({
@@ -77,7 +77,10 @@ const deletePayload = handler<CollectionRequest & { keys?: string[]; points_sele
 
 const clearPayload = handler<CollectionRequest & { points?: PointsSelectorMsg }>((req, store) => {
   const c = collectionOf(store, req);
-  return operationResult(c.updatePayload(parseSelector(req.points), () => new Map()), req.wait);
+  return operationResult(
+    c.updatePayload(parseSelector(req.points), () => new Map()),
+    req.wait,
+  );
 });
 
 /** Write methods the stand-in accepts without doing anything (field indexes, vector updates, ...). */
@@ -160,7 +163,10 @@ function runQuery(c: StandinCollection, req: QueryRequest): object[] {
   const offset = numberOr(req.offset, 0);
   let hits: ScoredHit[];
   if (!req.query) {
-    hits = c.scroll({ filter: req.filter, limit: offset + limit }).points.slice(offset).map((point) => ({ point, score: 0 }));
+    hits = c
+      .scroll({ filter: req.filter, limit: offset + limit })
+      .points.slice(offset)
+      .map((point) => ({ point, score: 0 }));
   } else if (req.query.nearest) {
     const using = req.using ?? DEFAULT_VECTOR;
     const { vector, exclude } = nearestVector(c, req.query.nearest, using);

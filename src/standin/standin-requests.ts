@@ -2,9 +2,9 @@
 import {
   entriesToMap,
   invalid,
-  unsupported,
   type PointStructMsg,
   type PointsSelectorMsg,
+  unsupported,
   type VectorMsg,
   type VectorParamsMsg,
   type VectorsConfigMsg,

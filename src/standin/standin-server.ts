@@ -5,8 +5,8 @@
 // Every method of the loaded API is registered with identity (Buffer) serializers, so each call is
 // recorded as raw bytes and a test can replace any method's behaviour with `override`.
 import * as grpc from '@grpc/grpc-js';
-import { loadQdrantApi, type ApiMethod, type QdrantApi } from '../api/qdrant-api.js';
 import { servedApi } from '../access/compile-rules.js';
+import { type ApiMethod, loadQdrantApi, type QdrantApi } from '../api/qdrant-api.js';
 import { RAW_REPLIES, STANDIN_HANDLERS } from './standin-handlers.js';
 import { StandinError } from './standin-messages.js';
 import { StandinStore } from './standin-store.js';
@@ -135,8 +135,7 @@ function decode(method: ApiMethod, request: Buffer): Record<string, unknown> {
   }
 }
 
-const hasTimeField = (api: QdrantApi, typeName: string): boolean =>
-  api.messageFields(typeName)?.some((f) => f.name === 'time') ?? false;
+const hasTimeField = (api: QdrantApi, typeName: string): boolean => api.messageFields(typeName)?.some((f) => f.name === 'time') ?? false;
 
 function serviceError(err: unknown): Partial<grpc.ServiceError> {
   if (err instanceof StandinError) return { code: err.code, details: err.message };

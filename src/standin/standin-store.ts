@@ -2,10 +2,10 @@
 // filtering, scrolling and nearest-neighbour search. Good enough for the proxy's tests, demo and
 // benchmarks; it does no indexing, persistence, sharding or consistency handling.
 import { status } from '@grpc/grpc-js';
-import { matchesFilter, type FilterSubject } from './standin-filter.js';
-import { invalid, notFound, StandinError, type FilterMsg, type VectorsConfigMsg } from './standin-messages.js';
+import { type FilterSubject, matchesFilter } from './standin-filter.js';
+import { type FilterMsg, invalid, notFound, StandinError, type VectorsConfigMsg } from './standin-messages.js';
 import type { Payload } from './standin-payload.js';
-import { comparePointIds, pointKey, type PointId } from './standin-point-id.js';
+import { comparePointIds, type PointId, pointKey } from './standin-point-id.js';
 import { DEFAULT_VECTOR, lowerIsBetter, prepareVector, score, type VectorSpec } from './standin-vectors.js';
 
 export interface NewPoint {
@@ -58,8 +58,7 @@ export interface AliasInfo {
 
 const collectionMissing = (name: string): StandinError => notFound(`Not found: Collection \`${name}\` doesn't exist!`);
 const aliasMissing = (name: string): StandinError => notFound(`Not found: Alias \`${name}\` doesn't exist!`);
-const alreadyExists = (what: string, name: string): StandinError =>
-  new StandinError(status.ALREADY_EXISTS, `Wrong input: ${what} \`${name}\` already exists!`);
+const alreadyExists = (what: string, name: string): StandinError => new StandinError(status.ALREADY_EXISTS, `Wrong input: ${what} \`${name}\` already exists!`);
 
 export class StandinCollection {
   readonly points = new Map<string, StoredPoint>();

@@ -2,11 +2,11 @@
 // (cert-manager renews by swapping files in place). A new set is checked as a whole (parsable PEM,
 // key matching certificate) before it is used; a broken set is refused with a log line and the
 // previous one stays in use. Implements grpc-js's CertificateProvider, for server and channel alike.
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { experimental } from '@grpc/grpc-js';
-import { ConfigError } from '../config/load.js';
+import { ConfigError } from '../config/config-error.js';
 import type { Logger } from '../log/logger.js';
 
 type Provider = experimental.CertificateProvider;

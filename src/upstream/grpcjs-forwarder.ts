@@ -2,8 +2,9 @@
 // the request and reply messages stay bytes. grpc-js gives whole messages, which are framed again for
 // the client. A status counts as Qdrant's when a response arrived (headers, or a trailers-only
 // answer, which carries content-type); otherwise grpc-js made it up locally.
-import * as grpc from '@grpc/grpc-js';
+
 import type { OutgoingHttpHeaders } from 'node:http2';
+import * as grpc from '@grpc/grpc-js';
 import { frame } from '../grpc/framing.js';
 import type { GrpcStatus } from '../grpc/status.js';
 import type { ForwardCall, Forwarder, ReplySink, UpstreamOutcome } from './forwarder.js';
@@ -44,7 +45,10 @@ export class GrpcJsForwarder implements Forwarder {
         const fromUpstream = responded || status.metadata.get('content-type').length > 0;
         if (fromUpstream && status.code === grpc.status.OK && message) sink.write(frame(message));
         const trailers = clientHeaders(rawOf(status.metadata)) as GrpcStatus['trailers'];
-        resolve(fromUpstream ? { status: { code: status.code, details: status.details, ...(trailers ? { trailers } : {}) }, origin: 'upstream' } : { status: { code: status.code, details: '' }, origin: 'local', detail: status.details });
+        if (fromUpstream) return resolve({ status: { code: status.code, details: status.details, ...(trailers ? { trailers } : {}) }, origin: 'upstream' });
+        // grpc-js reports a call it lost with its connection as CANCELLED too: only the client cancels.
+        const code = status.code === grpc.status.CANCELLED && !call.signal?.cancelled ? grpc.status.UNAVAILABLE : status.code;
+        resolve({ status: { code, details: '' }, origin: 'local', detail: status.details });
       };
       let upstream: grpc.ClientUnaryCall | grpc.ClientReadableStream<Buffer>;
       if (call.kind === 'unary') {

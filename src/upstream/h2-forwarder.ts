@@ -4,14 +4,14 @@
 // grpc-timeout and enforced here. A call the upstream never processed (refused stream, or beyond a
 // GOAWAY's last stream) is retried on a new connection; no other call is ever replayed.
 import type { EventEmitter } from 'node:events';
-import { constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { type ClientHttp2Session, type ClientHttp2Stream, constants as h2, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { SecureContextOptions } from 'node:tls';
 import { framePrefix, MessageScanner } from '../grpc/framing.js';
 import { rawHeader } from '../grpc/metadata.js';
 import { decodeGrpcMessage, Status, statusCode } from '../grpc/status.js';
 import { formatGrpcTimeout } from '../grpc/timeout.js';
 import type { Logger } from '../log/logger.js';
-import { localOutcome, type ForwardCall, type Forwarder, type ReplySink, type UpstreamOutcome } from './forwarder.js';
+import { type ForwardCall, type Forwarder, localOutcome, type ReplySink, type UpstreamOutcome } from './forwarder.js';
 import { clientHeaders, upstreamHeaders } from './outgoing-metadata.js';
 import { notProcessed, UpstreamConnection } from './upstream-connection.js';
 
@@ -73,7 +73,14 @@ export class H2Forwarder implements Forwarder {
     return new Promise((resolve) => this.attempt(call, sink, headers, deadline, 1, resolve));
   }
 
-  private attempt(call: ForwardCall, sink: ReplySink, headers: OutgoingHttpHeaders, deadline: number, attempt: number, resolve: (o: UpstreamOutcome) => void): void {
+  private attempt(
+    call: ForwardCall,
+    sink: ReplySink,
+    headers: OutgoingHttpHeaders,
+    deadline: number,
+    attempt: number,
+    resolve: (o: UpstreamOutcome) => void,
+  ): void {
     if (call.signal?.cancelled) return resolve(localOutcome(Status.CANCELLED, 'cancelled before it was sent'));
     const remaining = deadline - Date.now();
     if (remaining <= 0) return resolve(localOutcome(Status.DEADLINE_EXCEEDED, 'deadline passed before it was sent'));
@@ -123,7 +130,7 @@ class UpstreamCall {
     maxMessageBytes: number,
     private readonly call: ForwardCall,
     sink: ReplySink,
-    private readonly session: ClientHttp2Session,
+    readonly session: ClientHttp2Session,
     private readonly stream: ClientHttp2Stream,
     private readonly connection: UpstreamConnection,
     deadline: number,
@@ -135,7 +142,8 @@ class UpstreamCall {
       if (length > maxMessageBytes) throw protocolError(Status.RESOURCE_EXHAUSTED, `upstream message of ${length} bytes`);
       if (unary && this.scanner.messages > 1) throw protocolError(Status.INTERNAL, 'upstream sent more than one message for a unary call');
     });
-    if (Number.isFinite(deadline)) this.timer = setTimeout(() => this.giveUp(localOutcome(Status.DEADLINE_EXCEEDED, 'deadline passed upstream')), Math.max(0, deadline - Date.now()));
+    if (Number.isFinite(deadline))
+      this.timer = setTimeout(() => this.giveUp(localOutcome(Status.DEADLINE_EXCEEDED, 'deadline passed upstream')), Math.max(0, deadline - Date.now()));
     if (call.signal) this.removeCancel = call.signal.onCancel(() => this.giveUp(localOutcome(Status.CANCELLED, 'the client cancelled')));
 
     // node passes the raw header list as a third argument its typings leave out.
@@ -144,7 +152,13 @@ class UpstreamCall {
       if (this.settled) return;
       this.responded = true;
       const httpStatus = Number(headers[h2.HTTP2_HEADER_STATUS]);
-      if (httpStatus !== 200) return this.giveUp(localOutcome(httpStatus === 503 || httpStatus === 429 || httpStatus === 502 || httpStatus === 504 ? Status.UNAVAILABLE : Status.INTERNAL, `upstream answered HTTP ${httpStatus}`));
+      if (httpStatus !== 200)
+        return this.giveUp(
+          localOutcome(
+            httpStatus === 503 || httpStatus === 429 || httpStatus === 502 || httpStatus === 504 ? Status.UNAVAILABLE : Status.INTERNAL,
+            `upstream answered HTTP ${httpStatus}`,
+          ),
+        );
       if (headers['grpc-status'] !== undefined) return this.complete(raw); // trailers-only
       sink.sendHeaders(clientHeaders(raw));
     });
@@ -174,7 +188,7 @@ class UpstreamCall {
       // Never processed upstream: refused, beyond a GOAWAY's last stream, or never sent at all.
       const retryable = !this.responded && (code === h2.NGHTTP2_REFUSED_STREAM || notProcessed(session, stream.id));
       const detail = `upstream stream closed (HTTP/2 code ${code}) before its status${this.responded ? '' : ', before any response'}${streamError}`;
-      this.settle(localOutcome(retryable || !this.responded ? Status.UNAVAILABLE : Status.INTERNAL, detail), retryable);
+      this.settle(localOutcome(closedStreamStatus(code, session, this.responded), detail), retryable);
     });
     // Corked: the prefix and the message leave in one write.
     stream.cork();
@@ -187,8 +201,16 @@ class UpstreamCall {
     if (this.settled) return;
     const status = statusCode(rawHeader(raw, 'grpc-status'));
     if (this.scanner.pending) return this.settle(localOutcome(Status.INTERNAL, 'upstream ended inside a message'));
-    if (status === Status.OK && this.call.kind === 'unary' && this.scanner.messages === 0) return this.settle(localOutcome(Status.INTERNAL, 'upstream sent no message'));
-    this.settle({ status: { code: status, details: decodeGrpcMessage(rawHeader(raw, 'grpc-message') ?? ''), trailers: clientHeaders(raw) as Record<string, string | string[]> }, origin: 'upstream' });
+    if (status === Status.OK && this.call.kind === 'unary' && this.scanner.messages === 0)
+      return this.settle(localOutcome(Status.INTERNAL, 'upstream sent no message'));
+    this.settle({
+      status: {
+        code: status,
+        details: decodeGrpcMessage(rawHeader(raw, 'grpc-message') ?? ''),
+        trailers: clientHeaders(raw) as Record<string, string | string[]>,
+      },
+      origin: 'upstream',
+    });
   }
 
   /**
@@ -211,6 +233,25 @@ class UpstreamCall {
     if (this.timer) clearTimeout(this.timer);
     this.removeCancel();
     this.done(outcome, retryable);
+  }
+}
+
+/**
+ * The status of a stream the upstream ended without one (gRPC's mapping of RST_STREAM codes): a lost
+ * connection, a refusal, or a cancellation the client did not ask for is UNAVAILABLE (a client may
+ * retry it); ENHANCE_YOUR_CALM is RESOURCE_EXHAUSTED; any other fault once the reply started is INTERNAL.
+ */
+function closedStreamStatus(code: number, session: ClientHttp2Session, replyStarted: boolean): Status {
+  if (session.destroyed || session.closed || !replyStarted) return Status.UNAVAILABLE;
+  switch (code) {
+    case h2.NGHTTP2_NO_ERROR:
+    case h2.NGHTTP2_CANCEL:
+    case h2.NGHTTP2_REFUSED_STREAM:
+      return Status.UNAVAILABLE;
+    case h2.NGHTTP2_ENHANCE_YOUR_CALM:
+      return Status.RESOURCE_EXHAUSTED;
+    default:
+      return Status.INTERNAL;
   }
 }
 

@@ -10,14 +10,54 @@ const CREDENTIALS = ['api-key', 'authorization'];
 /** Connection-specific in HTTP/2: node:http2 refuses to send them, and they mean nothing to gRPC. */
 const CONNECTION_SPECIFIC = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host', 'te'];
 /** Set by whichever side sends the message, never copied across. */
-const TRANSPORT = ['user-agent', 'content-type', 'content-length', 'grpc-timeout', 'grpc-encoding', 'grpc-accept-encoding', 'accept-encoding', 'date', 'grpc-status', 'grpc-message'];
+const TRANSPORT = [
+  'user-agent',
+  'content-type',
+  'content-length',
+  'grpc-timeout',
+  'grpc-encoding',
+  'grpc-accept-encoding',
+  'accept-encoding',
+  'date',
+  'grpc-status',
+  'grpc-message',
+];
 /** Headers node:http2 sends with one value only; of a repeated one the first is kept. */
 const SINGLE_VALUE = new Set([
-  'access-control-allow-credentials', 'access-control-max-age', 'access-control-request-method', 'age', 'authorization',
-  'content-encoding', 'content-language', 'content-length', 'content-location', 'content-md5', 'content-range', 'content-type',
-  'date', 'dnt', 'etag', 'expires', 'from', 'host', 'if-match', 'if-modified-since', 'if-none-match', 'if-range',
-  'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'range', 'referer',
-  'retry-after', 'tk', 'upgrade-insecure-requests', 'user-agent', 'x-content-type-options',
+  'access-control-allow-credentials',
+  'access-control-max-age',
+  'access-control-request-method',
+  'age',
+  'authorization',
+  'content-encoding',
+  'content-language',
+  'content-length',
+  'content-location',
+  'content-md5',
+  'content-range',
+  'content-type',
+  'date',
+  'dnt',
+  'etag',
+  'expires',
+  'from',
+  'host',
+  'if-match',
+  'if-modified-since',
+  'if-none-match',
+  'if-range',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'proxy-authorization',
+  'range',
+  'referer',
+  'retry-after',
+  'tk',
+  'upgrade-insecure-requests',
+  'user-agent',
+  'x-content-type-options',
 ]);
 
 const NOT_FORWARDED = new Set([...CREDENTIALS, ...CONNECTION_SPECIFIC, ...TRANSPORT]);
@@ -26,7 +66,9 @@ const NOT_RETURNED = new Set([...CONNECTION_SPECIFIC, ...TRANSPORT]);
 /** The metadata a forwarded call carries upstream (pseudo and gRPC headers are added by the transport). */
 export function upstreamHeaders(metadata: RequestMetadata | null, upstreamApiKey: string | null): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  metadata?.forEach((name, value) => add(out, name, value, NOT_FORWARDED));
+  metadata?.forEach((name, value) => {
+    add(out, name, value, NOT_FORWARDED);
+  });
   if (upstreamApiKey !== null) out['api-key'] = upstreamApiKey;
   return out;
 }

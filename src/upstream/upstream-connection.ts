@@ -2,7 +2,7 @@
 // breaks or is told to go away. Nothing a single call does may close it: request errors are the
 // call's, and resets of calls the client gave up on are rationed (upstream.max_resets_per_second),
 // because Qdrant's HTTP/2 server answers a burst of resets with GOAWAY for the whole connection.
-import { connect, constants as h2, type ClientHttp2Session } from 'node:http2';
+import { type ClientHttp2Session, connect, constants as h2 } from 'node:http2';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../log/logger.js';
 

@@ -2,7 +2,7 @@
 // unchanged; when the proxy's side of the hop ended the call (no connection, TLS failure, deadline,
 // a broken stream) the client gets a fixed message by code, and what happened goes to the log, so
 // the upstream's address and internals never reach a client.
-import { Status, type GrpcStatus } from '../grpc/status.js';
+import { type GrpcStatus, Status } from '../grpc/status.js';
 import type { Logger } from '../log/logger.js';
 import type { UpstreamOutcome } from './forwarder.js';
 

@@ -2,10 +2,11 @@
 // front of it, connected with the demo CA and the proxy's client certificate.
 import { readFileSync } from 'node:fs';
 import type * as grpc from '@grpc/grpc-js';
-import { startStandin, type Standin } from '../../src/standin/standin-server.js';
-import { testCerts, type TestCerts } from './certs.js';
+import { onTestFinished } from 'vitest';
+import { type Standin, startStandin } from '../../src/standin/standin-server.js';
+import { type TestCerts, testCerts } from './certs.js';
 import { rawClient } from './raw-client.js';
-import { startProxy, type RunningProxy } from './start-proxy.js';
+import { type RunningProxy, startProxy } from './start-proxy.js';
 
 export interface Stack {
   readonly certs: TestCerts;
@@ -45,12 +46,9 @@ export function upstreamConfig(certs: TestCerts, port: number): Record<string, u
 export async function startStack(config: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): Promise<Stack> {
   const certs = testCerts();
   const standin = await startStandinMtls(certs);
-  const proxy = await startProxy(
-    { ...config, upstream: { ...upstreamConfig(certs, standin.port), ...(config.upstream as object) } },
-    env,
-  );
+  const proxy = await startProxy({ ...config, upstream: { ...upstreamConfig(certs, standin.port), ...(config.upstream as object) } }, env);
   const client = rawClient(proxy.address);
-  return {
+  const stack: Stack = {
     certs,
     standin,
     proxy,
@@ -58,7 +56,26 @@ export async function startStack(config: Record<string, unknown> = {}, env: Node
     async stop() {
       client.close();
       await proxy.stop();
-      await this.standin.close(); // a test may have replaced the stand-in (restarting the upstream)
+      await stack.standin.close(); // a test may have replaced the stand-in (restarting the upstream)
+      assertNoClientCredentialUpstream(stack.standin, (config.upstream as { api_key?: string } | undefined)?.api_key ?? null);
     },
   };
+  return stack;
+}
+
+/** Replaces one upstream method's behaviour for the running test only: restored however the test ends. */
+export function overrideForTest(standin: Standin, path: string, handler: grpc.UntypedHandleCall): void {
+  standin.override(path, handler);
+  onTestFinished(() => standin.override(path, null));
+}
+
+/** Every call the upstream received carried no client credential: only the proxy's own api-key, if any. */
+export function assertNoClientCredentialUpstream(standin: Standin, upstreamApiKey: string | null): void {
+  for (const call of standin.calls) {
+    const apiKeys = call.metadata.get('api-key');
+    const ok =
+      call.metadata.get('authorization').length === 0 &&
+      (upstreamApiKey === null ? apiKeys.length === 0 : apiKeys.length === 1 && apiKeys[0] === upstreamApiKey);
+    if (!ok) throw new Error(`a client credential reached the upstream: ${call.path} ${JSON.stringify(call.metadata.toJSON())}`);
+  }
 }

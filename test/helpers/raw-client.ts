@@ -51,9 +51,7 @@ export function rawServerStream(
     call.on('metadata', (h) => (headers = h));
     call.on('data', (m: Buffer) => messages.push(m));
     call.on('error', () => undefined);
-    call.on('status', (s) =>
-      resolve({ code: s.code, details: s.details, reply: null, headers, trailers: s.metadata, messages }),
-    );
+    call.on('status', (s) => resolve({ code: s.code, details: s.details, reply: null, headers, trailers: s.metadata, messages }));
   });
 }
 

@@ -70,7 +70,11 @@ export interface RawExchange {
  * Connects, sends the preface, SETTINGS and `frames`, reads until `until` says enough (or `holdMs`),
  * then closes. Frames the server sends are parsed for their type and stream only.
  */
-export function exchange(port: number, frames: readonly Buffer[], options: { holdMs?: number; until?: (x: RawExchange) => boolean } = {}): Promise<RawExchange> {
+export function exchange(
+  port: number,
+  frames: readonly Buffer[],
+  options: { holdMs?: number; until?: (x: RawExchange) => boolean } = {},
+): Promise<RawExchange> {
   const { holdMs = 2000, until } = options;
   return new Promise((resolve) => {
     const result: RawExchange & { frames: RawExchange['frames']; goaway: number | null } = { frames: [], goaway: null };
@@ -110,7 +114,9 @@ export function exchange(port: number, frames: readonly Buffer[], options: { hol
 export function rawCall(port: number, path: string, extra: readonly [string, string][], body: Buffer = grpcMessage(Buffer.alloc(0))): Promise<RawExchange> {
   const frames = [h2frame(FRAME.HEADERS, END_HEADERS, 1, grpcHeaderBlock(path, extra)), h2frame(FRAME.DATA, END_STREAM, 1, body)];
   // Done when the server ended stream 1 (END_STREAM on a frame, or RST_STREAM) or sent GOAWAY.
-  return exchange(port, frames, { until: (x) => x.goaway !== null || x.frames.some((f) => f.stream === 1 && (f.type === FRAME.RST_STREAM || f.flags & END_STREAM)) });
+  return exchange(port, frames, {
+    until: (x) => x.goaway !== null || x.frames.some((f) => f.stream === 1 && (f.type === FRAME.RST_STREAM || f.flags & END_STREAM)),
+  });
 }
 
 export const FLAGS = { END_STREAM, END_HEADERS } as const;

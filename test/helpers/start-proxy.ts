@@ -1,6 +1,6 @@
 // Starts the real built proxy (dist/cli/main.js) as a child process on port 0 and waits for its
 // "listening" log line. Every line it prints is kept, so tests can assert on logs.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,8 @@ export interface RunningProxy {
   readonly output: string[];
   /** Sends `signal` and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
-  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** The first line matching `pattern` at or after output index `since` (0: any line so far). */
+  waitForLine(pattern: RegExp, timeoutMs?: number, since?: number): Promise<string>;
 }
 
 /** `nodeArgs`: flags for node itself, before the script (e.g. V8 flags). */
@@ -54,20 +55,25 @@ export async function startProxy(config: Record<string, unknown>, env: NodeJS.Pr
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
       buffered += chunk;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
+      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
         onLine(buffered.slice(0, nl));
         buffered = buffered.slice(nl + 1);
       }
     });
   }
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const waitForLine = (pattern: RegExp, timeoutMs = 15_000): Promise<string> => {
-    const seen = output.find((l) => pattern.test(l));
+  const waitForLine = (pattern: RegExp, timeoutMs = 15_000, since = 0): Promise<string> => {
+    const seen = output.slice(since).find((l) => pattern.test(l));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; output:\n${output.join('\n')}`)), timeoutMs);
-      waiters.push({ pattern, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+      waiters.push({
+        pattern,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
       void exited.then((code) => {
         clearTimeout(timer);
         reject(new Error(`proxy exited (${code}) before a line matching ${pattern}; output:\n${output.join('\n')}`));

@@ -3,12 +3,12 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { md, rawUnary } from '../helpers/raw-client.js';
 import { requestNaming } from '../helpers/access-expectations.js';
-import { startStack, type Stack } from '../helpers/proxy-stack.js';
+import { type Stack, startStack } from '../helpers/proxy-stack.js';
+import { md, rawUnary } from '../helpers/raw-client.js';
 
 const KEY = 'audit-test-key-0123456789';
 const RO = 'audit-read-only-key';
@@ -23,7 +23,9 @@ beforeAll(async () => {
     audit: { enabled: true, dir, stdout: true },
     log_level: 'WARN',
   });
-  token = await new SignJWT({ access: [{ collection: 'mine', access: 'rw' }], subject: 'alice' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(KEY));
+  token = await new SignJWT({ access: [{ collection: 'mine', access: 'rw' }], subject: 'alice' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .sign(new TextEncoder().encode(KEY));
   await rawUnary(stack.client, '/qdrant.Points/Count', requestNaming('mine'), md({ authorization: `Bearer ${token}`, 'x-request-id': 'req-1' }));
   await rawUnary(stack.client, '/qdrant.Points/Count', requestNaming('theirs'), md({ authorization: `Bearer ${token}` }));
   await rawUnary(stack.client, '/qdrant.Points/Upsert', requestNaming('mine'), md({ 'api-key': RO }));
@@ -32,12 +34,14 @@ beforeAll(async () => {
   await rawUnary(stack.client, '/qdrant.Points/Get', requestNaming('keyed'), md({ 'api-key': KEY }));
   stack.standin.override('/qdrant.Points/Search', (() => undefined) as grpc.UntypedHandleCall); // never answers
   await rawUnary(stack.client, '/qdrant.Points/Search', requestNaming('mine'), md({ 'api-key': KEY }), { deadline: Date.now() + 300 });
-  await new Promise((r) => setTimeout(r, 300));
   expect(await stack.proxy.stop('SIGTERM')).toBe(0); // flushes the audit file
   const files = readdirSync(dir);
   expect(files).toHaveLength(1);
   expect(files[0]).toMatch(/^audit\.\d{4}-\d{2}-\d{2}\.log$/);
-  records = readFileSync(join(dir, files[0]!), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  records = readFileSync(join(dir, files[0]!), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 });
 afterAll(async () => stack?.stop());
 

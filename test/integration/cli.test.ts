@@ -1,7 +1,7 @@
 // The bin: check-config, token, serve's start-up errors, SIGTERM drain, SIGHUP reload.
 import { execFile } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,9 +9,10 @@ import * as grpc from '@grpc/grpc-js';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { forwardedSince, overrideForTest, type Stack, startStack } from '../helpers/proxy-stack.js';
 import { md, rawUnary } from '../helpers/raw-client.js';
-import { forwardedSince, startStack, type Stack } from '../helpers/proxy-stack.js';
 import { PROXY_BIN } from '../helpers/start-proxy.js';
+import { until } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'qap-cli-'));
@@ -74,10 +75,23 @@ describe('check-config', () => {
 });
 
 describe('token', () => {
-  it('mints a token in Qdrant\'s claim format', async () => {
-    const out = await bin(['token', '--access', '[{"collection":"c1","access":"prw"}]', '--exp', '60', '--sub', 'alice', '--value-exists', '{"collection":"u","matches":[{"key":"user","value":"alice"}]}'], {
-      QDRANT__SERVICE__API_KEY: 'signing-key',
-    });
+  it("mints a token in Qdrant's claim format", async () => {
+    const out = await bin(
+      [
+        'token',
+        '--access',
+        '[{"collection":"c1","access":"prw"}]',
+        '--exp',
+        '60',
+        '--sub',
+        'alice',
+        '--value-exists',
+        '{"collection":"u","matches":[{"key":"user","value":"alice"}]}',
+      ],
+      {
+        QDRANT__SERVICE__API_KEY: 'signing-key',
+      },
+    );
     expect(out.code).toBe(0);
     const claims = decodeJwt(out.stdout.trim());
     expect(claims).toMatchObject({ access: [{ collection: 'c1', access: 'prw' }], sub: 'alice', value_exists: { collection: 'u' } });
@@ -98,7 +112,7 @@ describe('serve lifecycle', () => {
   });
   afterAll(async () => stack?.stop());
 
-  it('sends upstream.api_key instead of the client\'s credentials', async () => {
+  it("sends upstream.api_key instead of the client's credentials", async () => {
     const before = stack.standin.calls.length;
     await rawUnary(stack.client, '/qdrant.Collections/List', Buffer.alloc(0), md({ 'api-key': 'client-key' }));
     const seen = forwardedSince(stack.standin, before)[0]!;
@@ -107,11 +121,11 @@ describe('serve lifecycle', () => {
   });
 
   it('SIGTERM drains in-flight calls, then exits 0', async () => {
-    stack.standin.override('/qdrant.Points/Search', ((_c: unknown, cb: grpc.sendUnaryData<Buffer>) => {
+    overrideForTest(stack.standin, '/qdrant.Points/Search', ((_c: unknown, cb: grpc.sendUnaryData<Buffer>) => {
       setTimeout(() => cb(null, Buffer.from('late')), 700);
     }) as grpc.UntypedHandleCall);
     const inflight = rawUnary(stack.client, '/qdrant.Points/Search', Buffer.alloc(0));
-    await new Promise((r) => setTimeout(r, 200));
+    await until(() => stack.standin.calls.some((c) => c.path === '/qdrant.Points/Search'), 10_000, 'the call upstream');
     const exit = stack.proxy.stop('SIGTERM');
     const out = await inflight;
     expect(out.code).toBe(grpc.status.OK);
@@ -140,7 +154,7 @@ describe('api.proto_dir', () => {
     expect(started).toMatchObject({ api: protoDir, methods: 1 + (59 - 1 - 3 - 9) });
     expect(await proxy.stop()).toBe(0);
   });
-  it('serve pins V8\'s heap growing factor at start-up unless the operator set one', async () => {
+  it("serve pins V8's heap growing factor at start-up unless the operator set one", async () => {
     const { startProxy } = await import('../helpers/start-proxy.js');
     const listening = (p: { output: string[] }) => JSON.parse(p.output.find((l) => l.includes('"listening"'))!) as { heap_growing_percent: unknown };
     const tuned = await startProxy({});

@@ -3,11 +3,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadQdrantApi } from '../../src/api/qdrant-api.js';
 import { servedApi } from '../../src/access/compile-rules.js';
-import { COLLECTION, EXPECTATIONS, expectedMessage, OTHER_COLLECTION, requestNaming, type Identity } from '../helpers/access-expectations.js';
-import { md, rawServerStream, rawUnary, type RawOutcome } from '../helpers/raw-client.js';
-import { startStack, type Stack } from '../helpers/proxy-stack.js';
+import { loadQdrantApi } from '../../src/api/qdrant-api.js';
+import { COLLECTION, EXPECTATIONS, expectedMessage, type Identity, OTHER_COLLECTION, requestNaming } from '../helpers/access-expectations.js';
+import { overrideForTest, type Stack, startStack } from '../helpers/proxy-stack.js';
+import { md, type RawOutcome, rawServerStream, rawUnary } from '../helpers/raw-client.js';
 
 const KEY = 'my_top_secret_key';
 const ALT = 'my_alternative_secret_key';
@@ -98,7 +98,7 @@ describe('every method × every identity', () => {
 });
 
 describe('filtered lists', () => {
-  const listAs = async (path: string, metadata: grpc.Metadata, body = Buffer.alloc(0)) => {
+  const listAs = async (path: string, metadata: grpc.Metadata, body: Buffer = Buffer.alloc(0)) => {
     const out = await call(path, metadata, body);
     expect(out.code).toBe(0);
     return api.methods.get(path)!.response!.decode(out.reply!);
@@ -106,9 +106,17 @@ describe('filtered lists', () => {
   const encode = (path: string, value: object) => api.methods.get(path)!.response!.encode(value);
 
   it('Collections/List keeps only collections the token names', async () => {
-    stack.standin.override('/qdrant.Collections/List', ((_c: unknown, cb: grpc.sendUnaryData<Buffer>) =>
-      cb(null, encode('/qdrant.Collections/List', { collections: [{ name: 'alpha' }, { name: COLLECTION }, { name: 'zeta' }], time: 0.5 }))) as grpc.UntypedHandleCall);
-    const token = await sign({ access: [{ collection: COLLECTION, access: 'r' }, { collection: 'alias_of_alpha', access: 'r' }] });
+    overrideForTest(stack.standin, '/qdrant.Collections/List', ((_c: unknown, cb: grpc.sendUnaryData<Buffer>) =>
+      cb(
+        null,
+        encode('/qdrant.Collections/List', { collections: [{ name: 'alpha' }, { name: COLLECTION }, { name: 'zeta' }], time: 0.5 }),
+      )) as grpc.UntypedHandleCall);
+    const token = await sign({
+      access: [
+        { collection: COLLECTION, access: 'r' },
+        { collection: 'alias_of_alpha', access: 'r' },
+      ],
+    });
     expect((await listAs('/qdrant.Collections/List', md({ authorization: `Bearer ${token}` }))).collections).toEqual([{ name: COLLECTION }]);
     expect(((await listAs('/qdrant.Collections/List', md({ 'api-key': RO }))).collections as unknown[]).length).toBe(3);
   });
@@ -119,17 +127,31 @@ describe('filtered lists', () => {
       { alias_name: 'a2', collection_name: COLLECTION },
       { alias_name: 'a3', collection_name: 'alpha' },
     ];
-    stack.standin.override('/qdrant.Collections/ListAliases', ((_c: unknown, cb: grpc.sendUnaryData<Buffer>) =>
+    overrideForTest(stack.standin, '/qdrant.Collections/ListAliases', ((_c: unknown, cb: grpc.sendUnaryData<Buffer>) =>
       cb(null, encode('/qdrant.Collections/ListAliases', { aliases, time: 0.1 }))) as grpc.UntypedHandleCall);
-    const token = await sign({ access: [{ collection: COLLECTION, access: 'r' }, { collection: 'a1', access: 'r' }, { collection: 'a3', access: 'r' }] });
+    const token = await sign({
+      access: [
+        { collection: COLLECTION, access: 'r' },
+        { collection: 'a1', access: 'r' },
+        { collection: 'a3', access: 'r' },
+      ],
+    });
     expect((await listAs('/qdrant.Collections/ListAliases', md({ authorization: `Bearer ${token}` }))).aliases).toEqual([aliases[0]]);
   });
 
   it('Collections/ListCollectionAliases checks the collection, then keeps aliases the token names', async () => {
-    const aliases = [{ alias_name: 'a1', collection_name: COLLECTION }, { alias_name: 'a2', collection_name: COLLECTION }];
-    stack.standin.override('/qdrant.Collections/ListCollectionAliases', ((_c: unknown, cb: grpc.sendUnaryData<Buffer>) =>
+    const aliases = [
+      { alias_name: 'a1', collection_name: COLLECTION },
+      { alias_name: 'a2', collection_name: COLLECTION },
+    ];
+    overrideForTest(stack.standin, '/qdrant.Collections/ListCollectionAliases', ((_c: unknown, cb: grpc.sendUnaryData<Buffer>) =>
       cb(null, encode('/qdrant.Collections/ListCollectionAliases', { aliases, time: 0.1 }))) as grpc.UntypedHandleCall);
-    const token = await sign({ access: [{ collection: COLLECTION, access: 'prw' }, { collection: 'a2', access: 'r' }] });
+    const token = await sign({
+      access: [
+        { collection: COLLECTION, access: 'prw' },
+        { collection: 'a2', access: 'r' },
+      ],
+    });
     const got = await listAs('/qdrant.Collections/ListCollectionAliases', md({ authorization: `Bearer ${token}` }), requestNaming(COLLECTION));
     expect(got.aliases).toEqual([aliases[1]]);
   });

@@ -4,8 +4,8 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestNaming } from '../helpers/access-expectations.js';
 import { testCerts } from '../helpers/certs.js';
+import { forwardedSince, overrideForTest, type Stack, startStack } from '../helpers/proxy-stack.js';
 import { md, rawClient, rawUnary } from '../helpers/raw-client.js';
-import { forwardedSince, startStack, type Stack } from '../helpers/proxy-stack.js';
 
 const certs = testCerts();
 const reached = (stack: Stack, path: string, before: number) => forwardedSince(stack.standin, before).some((c) => c.path === path);
@@ -67,12 +67,11 @@ describe('limits', () => {
   });
 
   it('caps the upstream deadline of a call that has none', async () => {
-    stack.standin.override('/qdrant.Points/Search', (() => undefined) as grpc.UntypedHandleCall); // never answers
+    overrideForTest(stack.standin, '/qdrant.Points/Search', (() => undefined) as grpc.UntypedHandleCall); // never answers
     const started = Date.now();
     const out = await rawUnary(stack.client, '/qdrant.Points/Search', Buffer.alloc(0));
     expect(out.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     expect(Date.now() - started).toBeLessThan(5000);
-    stack.standin.override('/qdrant.Points/Search', null);
   });
 
   it('closes connections beyond max_connections at accept', async () => {

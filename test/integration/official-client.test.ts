@@ -1,11 +1,11 @@
 // The official JS client (@qdrant/js-client-grpc, unchanged) through the proxy, plaintext and TLS.
 import { readFileSync } from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
+import * as grpc from '@grpc/grpc-js';
 import { QdrantClient } from '@qdrant/js-client-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forwardedSince, startStack, type Stack } from '../helpers/proxy-stack.js';
+import { forwardedSince, type Stack, startStack } from '../helpers/proxy-stack.js';
 import { rawClient, rawUnary } from '../helpers/raw-client.js';
 
 describe('official JS client, plaintext to the proxy, mutual TLS upstream', () => {
@@ -30,7 +30,12 @@ describe('official JS client, plaintext to the proxy, mutual TLS upstream', () =
         payload: { title: { kind: { case: 'stringValue', value: `book ${i}` } } },
       })),
     });
-    const found = await points.search({ collectionName: 'books', vector: [3, 1, 0, 0], limit: 2n, withPayload: { selectorOptions: { case: 'enable', value: true } } });
+    const found = await points.search({
+      collectionName: 'books',
+      vector: [3, 1, 0, 0],
+      limit: 2n,
+      withPayload: { selectorOptions: { case: 'enable', value: true } },
+    });
     expect(found.result.map((p) => p.id?.pointIdOptions.value)).toEqual([3n, 2n]);
     const scrolled = await points.scroll({ collectionName: 'books', limit: 10 });
     expect(scrolled.result).toHaveLength(3);
@@ -45,7 +50,7 @@ describe('official JS client, plaintext to the proxy, mutual TLS upstream', () =
   it('Qdrant errors reach the client with their code and message', async () => {
     await expect(client.api('collections').get({ collectionName: 'missing' })).rejects.toMatchObject({
       code: 5,
-      rawMessage: 'Not found: Collection `missing` doesn\'t exist!',
+      rawMessage: "Not found: Collection `missing` doesn't exist!",
     });
   });
 });
@@ -73,7 +78,8 @@ describe('official JS client over mutual TLS to the proxy', () => {
         key: readFileSync(stack.certs.path(`${name}-key.pem`)),
       },
     });
-    return createClient(Qdrant, transport);
+    // The descriptor is loaded at run time, so the client's methods are typed here.
+    return createClient(Qdrant, transport) as unknown as { healthCheck(request: object, options?: { timeoutMs?: number }): Promise<{ version: string }> };
   };
 
   it('accepts a client certificate from the configured CA and serves the official client', async () => {
@@ -83,7 +89,10 @@ describe('official JS client over mutual TLS to the proxy', () => {
 
   it('refuses a client certificate from another CA during the handshake', async () => {
     const before = stack.standin.calls.length;
-    const error = await (await qdrantServiceAs('other-client')).healthCheck({}, { timeoutMs: 5000 }).then(() => null, (e: { code: number }) => e);
+    const error = await (await qdrantServiceAs('other-client')).healthCheck({}, { timeoutMs: 5000 }).then(
+      () => null,
+      (e: { code: number }) => e,
+    );
     // The TLS handshake is reset; connect reports that as CANCELLED, ABORTED or UNAVAILABLE by timing.
     expect(error?.code).toBeGreaterThan(0);
     expect(forwardedSince(stack.standin, before)).toEqual([]);

@@ -8,9 +8,10 @@ import { protoPath as healthProto } from 'grpc-health-check';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { type Stack, startStack, startStandinMtls, upstreamConfig } from '../helpers/proxy-stack.js';
 import { md, rawUnary } from '../helpers/raw-client.js';
-import { startStack, startStandinMtls, upstreamConfig, type Stack } from '../helpers/proxy-stack.js';
 import { startProxy } from '../helpers/start-proxy.js';
+import { until } from '../helpers/wait.js';
 
 const KEY = 'ops-key-1';
 const require = createRequire(import.meta.url);
@@ -18,19 +19,18 @@ const reflectionProto = (version: string) => require.resolve(`@grpc/reflection/b
 const load = (file: string) => grpc.loadPackageDefinition(protoLoader.loadSync(file, { keepCase: true, enums: String }));
 const healthPkg = load(healthProto) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } };
 type ReflectionPackage = { grpc: { reflection: Record<'v1' | 'v1alpha', { ServerReflection: grpc.ServiceClientConstructor }> } };
-const reflectionPkg = { grpc: { reflection: { v1: (load(reflectionProto('v1')) as unknown as ReflectionPackage).grpc.reflection.v1, v1alpha: (load(reflectionProto('v1alpha')) as unknown as ReflectionPackage).grpc.reflection.v1alpha } } };
+const reflectionPkg = {
+  grpc: {
+    reflection: {
+      v1: (load(reflectionProto('v1')) as unknown as ReflectionPackage).grpc.reflection.v1,
+      v1alpha: (load(reflectionProto('v1alpha')) as unknown as ReflectionPackage).grpc.reflection.v1alpha,
+    },
+  },
+};
 
 const get = async (port: number, path: string) => {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
   return { status: res.status, text: await res.text() };
-};
-const until = async (check: () => Promise<boolean>, timeoutMs = 10_000) => {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met in time');
 };
 
 describe('metrics, health, readiness', () => {
@@ -48,7 +48,14 @@ describe('metrics, health, readiness', () => {
     await rawUnary(stack.client, '/qdrant.Collections/Create', Buffer.alloc(0), md({ authorization: `Bearer ${token}` }));
     const { status, text } = await get(stack.proxy.metricsPort!, '/metrics');
     expect(status).toBe(200);
-    const value = (line: string) => Number(text.split('\n').find((l) => l.startsWith(line))?.slice(line.length).trim());
+    const value = (line: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(line))
+          ?.slice(line.length)
+          .trim(),
+      );
     expect(value('qdrant_auth_proxy_calls_total{method="/qdrant.Collections/List",decision="allowed",code="0"}')).toBe(3);
     expect(value('qdrant_auth_proxy_calls_total{method="/qdrant.Collections/List",decision="unauthenticated",code="16"}')).toBe(2);
     expect(value('qdrant_auth_proxy_calls_total{method="/qdrant.Collections/Create",decision="denied",code="7"}')).toBe(1);
@@ -63,7 +70,9 @@ describe('metrics, health, readiness', () => {
     const health = new healthPkg.grpc.health.v1.Health(stack.proxy.address, grpc.credentials.createInsecure());
     const check = () =>
       new Promise<string>((resolve, reject) =>
-        (health as unknown as { Check: (r: object, cb: (e: Error | null, v: { status: string }) => void) => void }).Check({ service: '' }, (e, v) => (e ? reject(e) : resolve(v.status))),
+        (health as unknown as { Check: (r: object, cb: (e: Error | null, v: { status: string }) => void) => void }).Check({ service: '' }, (e, v) =>
+          e ? reject(e) : resolve(v.status),
+        ),
       );
     const watched: string[] = [];
     const watch = (health as unknown as { Watch: (r: object) => grpc.ClientReadableStream<{ status: string }> }).Watch({ service: '' });
@@ -86,12 +95,18 @@ describe('metrics, health, readiness', () => {
     health.close();
   });
 
-  it('reflection (v1 and v1alpha, built on first use) lists and describes Qdrant\'s services to a valid credential, and refuses anonymous callers', async () => {
-    type Reply = { list_services_response?: { service: { name: string }[] }; file_descriptor_response?: { file_descriptor_proto: Buffer[] }; error_response?: { error_code: number } };
+  it("reflection (v1 and v1alpha, built on first use) lists and describes Qdrant's services to a valid credential, and refuses anonymous callers", async () => {
+    type Reply = {
+      list_services_response?: { service: { name: string }[] };
+      file_descriptor_response?: { file_descriptor_proto: Buffer[] };
+      error_response?: { error_code: number };
+    };
     const ask = (version: 'v1' | 'v1alpha', metadata: grpc.Metadata, request: object) => {
       const client = new reflectionPkg.grpc.reflection[version].ServerReflection(stack.proxy.address, grpc.credentials.createInsecure());
       return new Promise<Reply | grpc.ServiceError>((resolve) => {
-        const call = (client as unknown as { ServerReflectionInfo: (m: grpc.Metadata) => grpc.ClientDuplexStream<object, Reply> }).ServerReflectionInfo(metadata);
+        const call = (client as unknown as { ServerReflectionInfo: (m: grpc.Metadata) => grpc.ClientDuplexStream<object, Reply> }).ServerReflectionInfo(
+          metadata,
+        );
         call.on('data', (m: Reply) => {
           resolve(m);
           call.end();

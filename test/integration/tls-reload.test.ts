@@ -8,8 +8,9 @@ import { connect } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testCerts } from '../helpers/certs.js';
+import { overrideForTest, type Stack, startStack } from '../helpers/proxy-stack.js';
 import { rawClient, rawUnary } from '../helpers/raw-client.js';
-import { startStack, type Stack } from '../helpers/proxy-stack.js';
+import { until } from '../helpers/wait.js';
 
 const certs = testCerts();
 const dir = mkdtempSync(join(tmpdir(), 'qap-tls-reload-'));
@@ -29,15 +30,6 @@ function servedSerial(port: number): Promise<string> {
 }
 const serialOf = (file: string) => new X509Certificate(readFileSync(file)).serialNumber;
 
-async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met in time');
-}
-
 beforeAll(async () => {
   copyFileSync(certs.path('server.pem'), certFile);
   copyFileSync(certs.path('server-key.pem'), keyFile);
@@ -48,10 +40,12 @@ afterAll(async () => stack?.stop());
 describe('certificate hot reload', () => {
   it('serves a renewed certificate to new connections, without dropping a call in flight', async () => {
     expect(await servedSerial(stack.proxy.port)).toBe(serialOf(certs.path('server.pem')));
-    stack.standin.override('/qdrant.Points/Search', ((_c: unknown, cb: grpc.sendUnaryData<Buffer>) => setTimeout(() => cb(null, Buffer.from('done')), 1500)) as grpc.UntypedHandleCall);
+    overrideForTest(stack.standin, '/qdrant.Points/Search', ((_c: unknown, cb: grpc.sendUnaryData<Buffer>) =>
+      setTimeout(() => cb(null, Buffer.from('done')), 1500)) as grpc.UntypedHandleCall);
     const client = rawClient(`localhost:${stack.proxy.port}`, grpc.credentials.createSsl(readFileSync(certs.path('ca.pem'))));
+    const before = stack.standin.calls.length;
     const inflight = rawUnary(client, '/qdrant.Points/Search', Buffer.alloc(0));
-    await new Promise((r) => setTimeout(r, 200));
+    await until(() => stack.standin.calls.slice(before).some((c) => c.path === '/qdrant.Points/Search'), 10_000, 'the call upstream');
 
     // "Renew": the upstream certificate is also valid for localhost and signed by the same CA.
     copyFileSync(certs.path('upstream-key.pem'), keyFile);
@@ -61,7 +55,6 @@ describe('certificate hot reload', () => {
     const out = await inflight;
     expect([out.code, String(out.reply)]).toEqual([0, 'done']);
     client.close();
-    stack.standin.override('/qdrant.Points/Search', null);
   });
 
   it('refuses a broken certificate file and keeps serving the previous one', async () => {
@@ -70,10 +63,10 @@ describe('certificate hot reload', () => {
     await stack.proxy.waitForLine(/new certificate files refused/);
     expect(await servedSerial(stack.proxy.port)).toBe(before);
     // A key that does not match the certificate is refused too.
+    const mark = stack.proxy.output.length;
     copyFileSync(certs.path('upstream.pem'), certFile);
     copyFileSync(certs.path('client-key.pem'), keyFile);
-    await new Promise((r) => setTimeout(r, 1500));
+    await stack.proxy.waitForLine(/new certificate files refused/, 15_000, mark);
     expect(await servedSerial(stack.proxy.port)).toBe(before);
-    expect(stack.proxy.output.filter((l) => l.includes('new certificate files refused')).length).toBeGreaterThanOrEqual(2);
   });
 });

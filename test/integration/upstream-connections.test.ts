@@ -1,8 +1,9 @@
 // upstream.connections (http2 transport): calls are spread over that many HTTP/2 connections in turn,
 // and a connection the upstream drops is replaced without failing the calls after it.
 import { afterEach, describe, expect, it } from 'vitest';
+import { forwardedSince, type Stack, startStack, startStandinMtls } from '../helpers/proxy-stack.js';
 import { md, rawUnary } from '../helpers/raw-client.js';
-import { forwardedSince, startStack, startStandinMtls, type Stack } from '../helpers/proxy-stack.js';
+import { until } from '../helpers/wait.js';
 
 const LIST = '/qdrant.Collections/List';
 
@@ -36,11 +37,8 @@ describe('upstream.connections', () => {
     const port = stack.standin.port;
     await stack.standin.close();
     (stack as { standin: unknown }).standin = await startStandinMtls(stack.certs, port);
-    const deadline = Date.now() + 10_000;
-    while ((await rawUnary(stack.client, LIST, Buffer.alloc(0), md({}))).code !== 0) {
-      expect(Date.now()).toBeLessThan(deadline);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const client = stack.client;
+    await until(async () => (await rawUnary(client, LIST, Buffer.alloc(0), md({}))).code === 0, 10_000, 'calls working again');
     const after = await peersOf(stack, 4);
     expect(after.size).toBe(2);
     expect([...after].some((p) => before.has(p))).toBe(false);

@@ -1,13 +1,13 @@
 // upstream.keepalive_*: a connection to the upstream that silently stops carrying bytes (a half-open
 // TCP connection: a dead node, a dropped NAT entry) is found by its unanswered ping and replaced,
 // for both transports, so calls do not keep going into the void.
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { md, rawClient, rawUnary } from '../helpers/raw-client.js';
-import { startStandinMtls, upstreamConfig } from '../helpers/proxy-stack.js';
-import { testCerts } from '../helpers/certs.js';
-import { startProxy, type RunningProxy } from '../helpers/start-proxy.js';
 import type { Standin } from '../../src/standin/standin-server.js';
+import { testCerts } from '../helpers/certs.js';
+import { startStandinMtls, upstreamConfig } from '../helpers/proxy-stack.js';
+import { md, rawClient, rawUnary } from '../helpers/raw-client.js';
+import { type RunningProxy, startProxy } from '../helpers/start-proxy.js';
 
 /** A TCP relay to `port` that can freeze its current connections (no byte passes either way after). */
 function relay(port: number): Promise<{ server: Server; port: number; connections: () => number; freeze: () => void }> {
@@ -21,7 +21,11 @@ function relay(port: number): Promise<{ server: Server; port: number; connection
     live.push(state);
     client.on('data', (d) => state.frozen || upstream.write(d));
     upstream.on('data', (d) => state.frozen || client.write(d));
-    for (const s of state.sockets) s.on('error', () => undefined).on('close', () => state.sockets.forEach((o) => o.destroy()));
+    for (const s of state.sockets) {
+      s.on('error', () => undefined).on('close', () => {
+        for (const o of state.sockets) o.destroy();
+      });
+    }
   });
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () =>
@@ -29,7 +33,9 @@ function relay(port: number): Promise<{ server: Server; port: number; connection
         server,
         port: (server.address() as { port: number }).port,
         connections: () => count,
-        freeze: () => live.forEach((c) => (c.frozen = true)),
+        freeze: () => {
+          for (const c of live) c.frozen = true;
+        },
       }),
     ),
   );

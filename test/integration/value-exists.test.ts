@@ -3,10 +3,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadQdrantApi } from '../../src/api/qdrant-api.js';
 import { servedApi } from '../../src/access/compile-rules.js';
+import { loadQdrantApi } from '../../src/api/qdrant-api.js';
+import { overrideForTest, type Stack, startStack } from '../helpers/proxy-stack.js';
 import { md, rawUnary } from '../helpers/raw-client.js';
-import { startStack, type Stack } from '../helpers/proxy-stack.js';
 
 const KEY = 'value-exists-signing-key';
 const UPSTREAM_KEY = 'proxy-own-upstream-key';
@@ -21,7 +21,12 @@ const scrolls = () => stack.standin.calls.filter((c) => c.path === '/qdrant.Poin
 
 beforeAll(async () => {
   stack = await startStack({ service: { api_key: KEY, jwt_rbac: true }, auth: { value_exists_cache_ttl_seconds: 30 }, upstream: { api_key: UPSTREAM_KEY } });
-  const create = await rawUnary(stack.client, '/qdrant.Collections/Create', enc('/qdrant.Collections/Create', { collection_name: 'users', vectors_config: { params: { size: 2, distance: 'Cosine' } } }), admin());
+  const create = await rawUnary(
+    stack.client,
+    '/qdrant.Collections/Create',
+    enc('/qdrant.Collections/Create', { collection_name: 'users', vectors_config: { params: { size: 2, distance: 'Cosine' } } }),
+    admin(),
+  );
   expect(create.code).toBe(0);
   const upsert = await rawUnary(
     stack.client,
@@ -40,7 +45,7 @@ afterAll(async () => stack?.stop());
 const count = (token: string) => rawUnary(stack.client, '/qdrant.Collections/List', Buffer.alloc(0), md({ authorization: `Bearer ${token}` }));
 
 describe('value_exists', () => {
-  it('a matching point grants the token, and the look-up uses the proxy\'s own credential', async () => {
+  it("a matching point grants the token, and the look-up uses the proxy's own credential", async () => {
     const before = scrolls().length;
     const out = await count(await sign(valueExists('users', 'alice')));
     expect(out.code).toBe(0);
@@ -64,18 +69,22 @@ describe('value_exists', () => {
     const token = await sign(valueExists('users', 'alice'));
     await count(token);
     const before = scrolls().length;
-    await rawUnary(stack.client, '/qdrant.Points/Delete', enc('/qdrant.Points/Delete', { collection_name: 'users', wait: true, points: { points: { ids: [{ num: 1 }] } } }), admin());
+    await rawUnary(
+      stack.client,
+      '/qdrant.Points/Delete',
+      enc('/qdrant.Points/Delete', { collection_name: 'users', wait: true, points: { points: { ids: [{ num: 1 }] } } }),
+      admin(),
+    );
     expect((await count(token)).code).toBe(0); // cached: the documented revocation delay
     expect(scrolls().length).toBe(before);
     expect((await count(await sign({ ...valueExists('users', 'alice'), sub: 'other' }))).code).toBe(0); // same claim, same cache entry
   });
 
   it('an upstream failure during the check denies with UNAVAILABLE and a clear message', async () => {
-    stack.standin.override('/qdrant.Points/Scroll', ((_c: unknown, cb: grpc.sendUnaryData<Buffer>) =>
+    overrideForTest(stack.standin, '/qdrant.Points/Scroll', ((_c: unknown, cb: grpc.sendUnaryData<Buffer>) =>
       cb({ code: grpc.status.INTERNAL, details: 'Service internal error: disk on fire' })) as grpc.UntypedHandleCall);
     const out = await count(await sign(valueExists('users', 'carol')));
     expect([out.code, out.details]).toEqual([14, 'Invalid JWT, stateful validation could not be completed']);
     await stack.proxy.waitForLine(/disk on fire.*value_exists look-up failed/); // the reason is logged, not returned
-    stack.standin.override('/qdrant.Points/Scroll', null);
   });
 });

@@ -3,11 +3,12 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { testCerts } from '../helpers/certs.js';
-import { md, rawClient, rawUnary } from '../helpers/raw-client.js';
-import { startStandinMtls, upstreamConfig } from '../helpers/proxy-stack.js';
-import { startProxy, type RunningProxy } from '../helpers/start-proxy.js';
 import type { Standin } from '../../src/standin/standin-server.js';
+import { testCerts } from '../helpers/certs.js';
+import { startStandinMtls, upstreamConfig } from '../helpers/proxy-stack.js';
+import { md, rawClient, rawUnary } from '../helpers/raw-client.js';
+import { type RunningProxy, startProxy } from '../helpers/start-proxy.js';
+import { until } from '../helpers/wait.js';
 
 const certs = testCerts();
 let standin: Standin;
@@ -25,7 +26,8 @@ afterAll(async () => {
 describe('workers: 2', () => {
   it('serves from both workers, with metrics aggregated by the primary', async () => {
     const clients = [0, 1, 2, 3].map(() => rawClient(proxy.address, undefined, { 'grpc.use_local_subchannel_pool': 1 }));
-    for (const c of clients) for (let i = 0; i < 5; i++) expect((await rawUnary(c, '/qdrant.Collections/List', Buffer.alloc(0), md({ 'api-key': 'cluster-key' }))).code).toBe(0);
+    for (const c of clients)
+      for (let i = 0; i < 5; i++) expect((await rawUnary(c, '/qdrant.Collections/List', Buffer.alloc(0), md({ 'api-key': 'cluster-key' }))).code).toBe(0);
     for (const c of clients) c.close();
     const text = await (await fetch(`http://127.0.0.1:${proxy.metricsPort}/metrics`)).text();
     const line = text.split('\n').find((l) => l.startsWith('qdrant_auth_proxy_calls_total{method="/qdrant.Collections/List",decision="allowed",code="0"'));
@@ -36,12 +38,16 @@ describe('workers: 2', () => {
   });
 
   it('SIGHUP reaches every worker; SIGTERM drains them and exits 0', async () => {
-    const base = { log_level: 'DEBUG', workers: 2, service: { host: '127.0.0.1', grpc_port: 0 }, metrics: { port: 0 }, upstream: upstreamConfig(certs, standin.port) };
+    const base = {
+      log_level: 'DEBUG',
+      workers: 2,
+      service: { host: '127.0.0.1', grpc_port: 0 },
+      metrics: { port: 0 },
+      upstream: upstreamConfig(certs, standin.port),
+    };
     writeFileSync(proxy.configFile, stringify({ ...base, service: { ...base.service, api_key: 'cluster-key-2' } }));
     proxy.process.kill('SIGHUP');
-    await proxy.waitForLine(/config reloaded/);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(proxy.output.filter((l) => l.includes('config reloaded'))).toHaveLength(2);
+    await until(() => proxy.output.filter((l) => l.includes('config reloaded')).length === 2, 10_000, 'both workers reloaded');
     const clients = [0, 1, 2, 3].map(() => rawClient(proxy.address, undefined, { 'grpc.use_local_subchannel_pool': 1 }));
     for (const c of clients) {
       expect((await rawUnary(c, '/qdrant.Collections/List', Buffer.alloc(0), md({ 'api-key': 'cluster-key-2' }))).code).toBe(0);
@@ -77,9 +83,7 @@ describe('workers that keep dying', () => {
       for (const pid of workers) process.kill(pid, 'SIGKILL');
       const want = 2 + 2 * round;
       if (round < 3) {
-        const end = Date.now() + 15_000;
-        while (listening() < want && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-        expect(listening(), `round ${round}: both workers replaced`).toBe(want);
+        await until(() => listening() === want, 15_000, `round ${round}: both workers replaced`);
         expect(p.process.exitCode).toBeNull();
       }
     }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { fileName, RotatingAuditFile } from '../../src/audit/audit-file.js';
-import { AuditLog, auditError, peerAddress, type AuditEvent } from '../../src/audit/audit-log.js';
+import { type AuditEvent, AuditLog, auditError, peerAddress } from '../../src/audit/audit-log.js';
 import { parseConfig } from '../../src/config/load.js';
 import { RequestMetadata } from '../../src/grpc/metadata.js';
 
@@ -12,7 +12,7 @@ const HOUR = 3600_000;
 const T0 = Date.UTC(2026, 10, 23, 22, 30); // 2026-11-23 22:30 UTC
 const silent = pino({ level: 'silent' });
 
-describe('audit files: Qdrant\'s names, rotation and pruning', () => {
+describe("audit files: Qdrant's names, rotation and pruning", () => {
   it('names files by UTC day or hour', () => {
     expect(fileName(T0, 'daily')).toBe('audit.2026-11-23.log');
     expect(fileName(T0, 'hourly')).toBe('audit.2026-11-23-22.log');
@@ -22,7 +22,15 @@ describe('audit files: Qdrant\'s names, rotation and pruning', () => {
     const dir = mkdtempSync(join(tmpdir(), 'qap-audit-'));
     writeFileSync(join(dir, 'unrelated.txt'), 'kept');
     let now = T0;
-    const file = new RotatingAuditFile({ dir, rotation: 'hourly', maxFiles: 3, now: () => now, onError: (e) => { throw e; } });
+    const file = new RotatingAuditFile({
+      dir,
+      rotation: 'hourly',
+      maxFiles: 3,
+      now: () => now,
+      onError: (e) => {
+        throw e;
+      },
+    });
     for (let h = 0; h < 5; h++) {
       file.write(`{"n":${h}}\n`);
       file.write(`{"n":${h},"again":true}\n`);
@@ -37,7 +45,15 @@ describe('audit files: Qdrant\'s names, rotation and pruning', () => {
   it('daily rotation across midnight', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'qap-audit-'));
     let now = T0;
-    const file = new RotatingAuditFile({ dir, rotation: 'daily', maxFiles: 7, now: () => now, onError: (e) => { throw e; } });
+    const file = new RotatingAuditFile({
+      dir,
+      rotation: 'daily',
+      maxFiles: 7,
+      now: () => now,
+      onError: (e) => {
+        throw e;
+      },
+    });
     file.write('a\n');
     now += 2 * HOUR; // 00:30 the next day
     file.write('b\n');
@@ -64,21 +80,56 @@ describe('audit records', () => {
     const log = new AuditLog({ ...parseConfig({}).audit, enabled: true, dir, ...audit }, silent, () => T0);
     for (const e of events) log.record(e);
     await log.close();
-    return readFileSync(join(dir, 'audit.2026-11-23.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    return readFileSync(join(dir, 'audit.2026-11-23.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   }
 
-  it('writes Qdrant\'s fields in Qdrant\'s order, plus code and duration', async () => {
+  it("writes Qdrant's fields in Qdrant's order, plus code and duration", async () => {
     const md = RequestMetadata.of({ 'x-request-id': 'r'.repeat(300), authorization: 'Bearer secret-token' });
     const [entry] = await recordAll([{ ...base, metadata: md }]);
-    expect(Object.keys(entry!)).toEqual(['timestamp', 'method', 'api', 'auth_type', 'subject', 'remote', 'collection', 'tracing_id', 'result', 'code', 'duration_ms']);
-    expect(entry).toMatchObject({ timestamp: '2026-11-23T22:30:00.000Z', method: 'upsert_points', api: '/qdrant.Points/Upsert', auth_type: 'Jwt', subject: 'alice', remote: '10.0.0.7', collection: 'c1', result: 'ok', code: 0, duration_ms: 1.235 });
+    expect(Object.keys(entry!)).toEqual([
+      'timestamp',
+      'method',
+      'api',
+      'auth_type',
+      'subject',
+      'remote',
+      'collection',
+      'tracing_id',
+      'result',
+      'code',
+      'duration_ms',
+    ]);
+    expect(entry).toMatchObject({
+      timestamp: '2026-11-23T22:30:00.000Z',
+      method: 'upsert_points',
+      api: '/qdrant.Points/Upsert',
+      auth_type: 'Jwt',
+      subject: 'alice',
+      remote: '10.0.0.7',
+      collection: 'c1',
+      result: 'ok',
+      code: 0,
+      duration_ms: 1.235,
+    });
     expect(entry!.tracing_id).toHaveLength(256);
     expect(JSON.stringify(entry)).not.toContain('secret-token');
   });
 
-  it('denied authentication: no method or subject, auth_type None, Qdrant\'s error text', async () => {
+  it("denied authentication: no method or subject, auth_type None, Qdrant's error text", async () => {
     const [entry] = await recordAll([{ ...base, principal: null, collections: [], allowed: false, code: 16, error: auditError(16, 'Invalid API key or JWT') }]);
-    expect(entry).toEqual({ timestamp: '2026-11-23T22:30:00.000Z', api: '/qdrant.Points/Upsert', auth_type: 'None', remote: '10.0.0.7', result: 'denied', error: 'Unauthorized: Invalid API key or JWT', code: 16, duration_ms: 1.235 });
+    expect(entry).toEqual({
+      timestamp: '2026-11-23T22:30:00.000Z',
+      api: '/qdrant.Points/Upsert',
+      auth_type: 'None',
+      remote: '10.0.0.7',
+      result: 'denied',
+      error: 'Unauthorized: Invalid API key or JWT',
+      code: 16,
+      duration_ms: 1.235,
+    });
   });
 
   it('forwarded addresses only when trusted; api only with log_api', async () => {

@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { authorizeCollections, authorizeOnHeaders } from '../../src/access/authorize.js';
-import { compileRules, type CompiledRule } from '../../src/access/compile-rules.js';
+import { type CompiledRule, compileRules } from '../../src/access/compile-rules.js';
 import { loadQdrantApi } from '../../src/api/qdrant-api.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { ProxyError } from '../../src/errors.js';
-import { COLLECTION, EXPECTATIONS, expectedMessage, PRINCIPALS, requestNaming, type Identity } from '../helpers/access-expectations.js';
+import { COLLECTION, EXPECTATIONS, expectedMessage, type Identity, PRINCIPALS, requestNaming } from '../helpers/access-expectations.js';
 
 const rules = compileRules(loadQdrantApi());
 /** Both steps, as the call runner takes them (the headers first, then the request's collections). */
-const authorize = (rule: CompiledRule, principal: Principal, request: Uint8Array) => authorizeOnHeaders(rule, principal) ?? authorizeCollections(rule, principal, request);
+const authorize = (rule: CompiledRule, principal: Principal, request: Uint8Array) =>
+  authorizeOnHeaders(rule, principal) ?? authorizeCollections(rule, principal, request);
 
 function encodeWithLookup(path: string, lookup: string): Buffer {
   const api = loadQdrantApi();
@@ -22,7 +23,10 @@ function encodeWithLookup(path: string, lookup: string): Buffer {
     case '/qdrant.Points/Query':
       return codec.encode({ ...base, prefetch: [{ prefetch: [{ prefetch: [{ lookup_from: { collection_name: lookup } }] }] }] });
     case '/qdrant.Points/QueryBatch':
-      return codec.encode({ ...base, query_points: [{ collection_name: COLLECTION }, { collection_name: COLLECTION, lookup_from: { collection_name: lookup } }] });
+      return codec.encode({
+        ...base,
+        query_points: [{ collection_name: COLLECTION }, { collection_name: COLLECTION, lookup_from: { collection_name: lookup } }],
+      });
     case '/qdrant.Points/DiscoverBatch':
       return codec.encode({ ...base, discover_points: [{ collection_name: COLLECTION, lookup_from: { collection_name: lookup } }] });
     default:
@@ -54,8 +58,21 @@ describe('authorize: Qdrant 1.19 access table', () => {
 
 describe('authorize: lookup collections', () => {
   const token: Principal = { access: 'collections', authType: 'Jwt', collections: new Map([[COLLECTION, 'r']]) };
-  const both: Principal = { access: 'collections', authType: 'Jwt', collections: new Map([[COLLECTION, 'r'], ['lookup_coll', 'r']]) };
-  for (const path of ['/qdrant.Points/Recommend', '/qdrant.Points/SearchGroups', '/qdrant.Points/Query', '/qdrant.Points/QueryBatch', '/qdrant.Points/DiscoverBatch']) {
+  const both: Principal = {
+    access: 'collections',
+    authType: 'Jwt',
+    collections: new Map([
+      [COLLECTION, 'r'],
+      ['lookup_coll', 'r'],
+    ]),
+  };
+  for (const path of [
+    '/qdrant.Points/Recommend',
+    '/qdrant.Points/SearchGroups',
+    '/qdrant.Points/Query',
+    '/qdrant.Points/QueryBatch',
+    '/qdrant.Points/DiscoverBatch',
+  ]) {
     it(`${path}: a lookup collection must be in the token too`, () => {
       const request = encodeWithLookup(path, 'lookup_coll');
       expect(() => authorize(rules.get(path)!, token, request)).toThrow('Forbidden: Access to collection lookup_coll is required');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyEnvOverrides, ConfigError, parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/config-error.js';
+import { applyEnvOverrides, parseConfig } from '../../src/config/load.js';
 
 describe('config', () => {
   it('defaults match Qdrant where Qdrant has the key', () => {
@@ -38,13 +39,16 @@ describe('config', () => {
   });
 
   it('QDRANT__SECTION__KEY environment overrides', () => {
-    const raw = applyEnvOverrides({ service: { api_key: 'file' } }, {
-      QDRANT__SERVICE__API_KEY: 'from-env',
-      QDRANT__SERVICE__GRPC_PORT: '7000',
-      QDRANT__SERVICE__JWT_RBAC: 'true',
-      QDRANT__LOG_LEVEL: 'debug',
-      OTHER: 'x',
-    });
+    const raw = applyEnvOverrides(
+      { service: { api_key: 'file' } },
+      {
+        QDRANT__SERVICE__API_KEY: 'from-env',
+        QDRANT__SERVICE__GRPC_PORT: '7000',
+        QDRANT__SERVICE__JWT_RBAC: 'true',
+        QDRANT__LOG_LEVEL: 'debug',
+        OTHER: 'x',
+      },
+    );
     const c = parseConfig(raw);
     expect(c.service.api_key).toBe('from-env');
     expect(c.service.grpc_port).toBe(7000);
@@ -60,4 +64,3 @@ describe('config', () => {
     expect(() => applyEnvOverrides({}, { QDRANT____PROTO____X: '1' })).toThrow(ConfigError);
   });
 });
-

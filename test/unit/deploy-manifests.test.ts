@@ -10,13 +10,13 @@
 //   runs as non-root and copies only what the runtime needs.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
-import { parse, parseAllDocuments } from 'yaml';
-import { describe, expect, it } from 'vitest';
 import { Deployment } from 'kubernetes-models/apps/v1';
-import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
 import { applyEnvOverrides, parseConfig } from '../../src/config/load.js';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -24,6 +24,7 @@ const MANIFEST_PATH = 'deploy/kubernetes/qdrant-auth-proxy.yaml';
 const read = (path: string) => readFileSync(new URL(path, ROOT), 'utf8');
 
 // Loose views of the Kubernetes objects; the schemas (above) vouch for their shapes.
+// biome-ignore lint/suspicious/noExplicitAny: loose views of objects the Kubernetes schemas validate
 type Obj = Record<string, any>;
 
 // ---------------------------------------------------------------- the manifest
@@ -33,6 +34,7 @@ const manifestText = read(MANIFEST_PATH);
 const parsedDocs = parseAllDocuments(manifestText, { version: '1.1' });
 const docs: Obj[] = Array.isArray(parsedDocs) ? parsedDocs.map((d) => d.toJS() as Obj) : [];
 
+// biome-ignore lint/suspicious/noExplicitAny: each model takes its own object type
 const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   'v1/Namespace': Namespace,
   'v1/ServiceAccount': ServiceAccount,
@@ -77,7 +79,7 @@ const matches = (selector: Obj | undefined, labels: Obj) =>
 
 /** Whether `path` is inside a volumeMount (a directory), and which. */
 function mountOf(path: string): Obj | undefined {
-  return (proxyContainer().volumeMounts ?? []).find((m: Obj) => path.startsWith(m.mountPath.replace(/\/$/, '') + '/'));
+  return (proxyContainer().volumeMounts ?? []).find((m: Obj) => path.startsWith(`${m.mountPath.replace(/\/$/, '')}/`));
 }
 
 /** TypeScript diagnostics for the documents typed as kubernetes-models' interfaces (excess properties = unknown fields). */
@@ -101,8 +103,7 @@ function strictTypeErrors(objects: Obj[]): string[] {
   };
   const host = ts.createCompilerHost(options);
   const getSourceFile = host.getSourceFile.bind(host);
-  host.getSourceFile = (name, lang, ...rest) =>
-    name === file ? ts.createSourceFile(name, source, lang) : getSourceFile(name, lang, ...rest);
+  host.getSourceFile = (name, lang, ...rest) => (name === file ? ts.createSourceFile(name, source, lang) : getSourceFile(name, lang, ...rest));
   const fileExists = host.fileExists.bind(host);
   host.fileExists = (name) => name === file || fileExists(name);
   const program = ts.createProgram([file], options, host);
@@ -359,7 +360,10 @@ describe(`${MANIFEST_PATH}: NetworkPolicy`, () => {
     }
     const [toQdrant, toDns] = egress;
     expect(toQdrant!.to).toEqual([
-      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': qdrantNamespace } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'qdrant' } } },
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': qdrantNamespace } },
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'qdrant' } },
+      },
     ]);
     expect(ports(toQdrant!)).toEqual([`TCP/${upstream.port || 443}`]);
     expect(toDns!.to).toEqual([
@@ -436,7 +440,9 @@ describe('deploy/Dockerfile (static; no container engine here to build it)', () 
     expect(ciNode, '.ci/run sets IMAGE_NODE').toBeDefined();
     const major = ciNode!.split('.')[0];
     expect(stages[0]!.from).toMatch(new RegExp(`^node:${ciNode!.replace(/\./g, '\\.')}-bookworm-slim(@sha256:[0-9a-f]{64})?$`));
-    expect(final.from).toMatch(new RegExp(`^(gcr\\.io/distroless/nodejs${major}-debian12:nonroot|node:${major}\\.\\d+\\.\\d+-bookworm-slim)(@sha256:[0-9a-f]{64})?$`));
+    expect(final.from).toMatch(
+      new RegExp(`^(gcr\\.io/distroless/nodejs${major}-debian12:nonroot|node:${major}\\.\\d+\\.\\d+-bookworm-slim)(@sha256:[0-9a-f]{64})?$`),
+    );
   });
 
   it('runs the final stage as a non-root user', () => {
@@ -466,14 +472,35 @@ describe('deploy/Dockerfile (static; no container engine here to build it)', () 
 
   it('copies only what the runtime needs into the final stage, from the build stage', () => {
     const c = copies(final);
-    expect(c.every((x) => x.from === stages[0]!.name), 'nothing from the build context').toBe(true);
+    expect(
+      c.every((x) => x.from === stages[0]!.name),
+      'nothing from the build context',
+    ).toBe(true);
     expect(c.map((x) => x.sources.join(' ')).sort()).toEqual(
-      ['/src/package.json', '/src/node_modules', '/src/dist', '/src/proto/qdrant-api.binpb', '/rootfs/var/log/qdrant-auth-proxy'].sort(),
+      [
+        '/src/package.json',
+        '/src/node_modules',
+        '/src/dist',
+        '/src/proto/qdrant-api.binpb /src/proto/grpc-health.binpb',
+        '/rootfs/var/log/qdrant-auth-proxy',
+      ].sort(),
     );
     const build = ops(stages[0]!, 'RUN').join('\n');
     expect(build).toMatch(/npm ci\b/);
-    expect(build).toMatch(/npm run build/);
+    expect(build).toMatch(/npm run build:proxy\b/); // the proxy only: no stand-in upstream in the image
     expect(build).toMatch(/npm prune --omit=dev/);
+  });
+
+  it("keeps the stand-in upstream out of the image: out of the context, and out of the proxy's build", () => {
+    const ignore = read('deploy/Dockerfile.dockerignore')
+      .split('\n')
+      .map((l) => l.trim());
+    expect(ignore).toContain('src/standin');
+    const tsconfig = JSON.parse(read('tsconfig.json')) as { exclude?: string[] };
+    expect(tsconfig.exclude).toContain('src/standin/**');
+    const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>; files: string[] };
+    expect(pkg.scripts['build:proxy']).not.toMatch(/standin/);
+    expect(pkg.files).toContain('!dist/standin');
   });
 
   it("lets only the build stage's sources into the context (deploy/Dockerfile.dockerignore) and they exist", () => {
@@ -483,6 +510,7 @@ describe('deploy/Dockerfile (static; no container engine here to build it)', () 
       .filter((l) => l && !l.startsWith('#'));
     expect(ignore[0]).toBe('*');
     const included = ignore.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+    expect(ignore.filter((l) => l !== '*' && !l.startsWith('!'))).toEqual(['src/standin']); // the only exclusion inside what is let in
     const fromContext = stages.flatMap((s) => copies(s).filter((x) => x.from === undefined)).flatMap((x) => x.sources.map((p) => p.replace(/\/$/, '')));
     expect(fromContext.length).toBeGreaterThan(0);
     expect([...included].sort()).toEqual([...new Set(fromContext)].sort());

@@ -1,7 +1,7 @@
 // Keeps the README's access table and config/example.yaml true to the code.
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import { EXPECTATIONS, type Identity } from '../helpers/access-expectations.js';
 

@@ -40,6 +40,9 @@ describe('gRPC message framing', () => {
     });
     expect(reader.push(flagged(Buffer.from('x'), 1))).toEqual([{ flag: 1, payload: Buffer.from('x') }]);
     expect(() => reader.push(frame(Buffer.alloc(101)).subarray(0, 5))).toThrow('too large');
-    expect(seen).toEqual([[1, 1], [0, 101]]);
+    expect(seen).toEqual([
+      [1, 1],
+      [0, 101],
+    ]);
   });
 });

@@ -13,7 +13,17 @@ const NOW = 1_800_000_000_000; // fixed clock (ms)
 const nowS = NOW / 1000;
 
 function auth(over: Partial<AuthSettings> = {}): Authenticator {
-  return new Authenticator({ apiKey: KEY, altApiKey: ALT, readOnlyApiKey: RO, jwtRbac: true, maxCredentialBytes: 16384, tokenCacheSize: 100, certificateIdentities: new CertificateIdentities({}), now: () => NOW, ...over });
+  return new Authenticator({
+    apiKey: KEY,
+    altApiKey: ALT,
+    readOnlyApiKey: RO,
+    jwtRbac: true,
+    maxCredentialBytes: 16384,
+    tokenCacheSize: 100,
+    certificateIdentities: new CertificateIdentities({}),
+    now: () => NOW,
+    ...over,
+  });
 }
 const sign = (claims: object, secret = KEY, header: object = { alg: 'HS256' }) =>
   new SignJWT(claims as Record<string, unknown>).setProtectedHeader(header as { alg: string }).sign(new TextEncoder().encode(secret));
@@ -86,7 +96,7 @@ describe('JWT (HS256, Qdrant outcomes)', () => {
     expect(await outcome(auth(), bearer(await sign({ exp: nowS + 3600 })))).toBe('manage');
   });
 
-  it('an expired token signed with the alt key reports the first secret\'s error, as Qdrant does', async () => {
+  it("an expired token signed with the alt key reports the first secret's error, as Qdrant does", async () => {
     expect(await outcome(auth(), bearer(await sign({ exp: nowS - 100 }, ALT)))).toBe('7 InvalidSignature');
   });
 
@@ -110,7 +120,16 @@ describe('JWT (HS256, Qdrant outcomes)', () => {
     if (nonStringHeader) expect(await outcome(auth(), bearer(nonStringHeader))).toBe('16 Invalid API key or JWT');
   });
 
-  const wrongTypes = [{ exp: '1' }, { exp: 1.5 }, { exp: -1 }, { access: 'w' }, { access: null }, { access: [{ collection: 'c', access: 'x' }] }, { sub: 5 }, { value_exists: { collection: 'c', matches: [{ key: 'k', value: 1.5 }] } }];
+  const wrongTypes = [
+    { exp: '1' },
+    { exp: 1.5 },
+    { exp: -1 },
+    { access: 'w' },
+    { access: null },
+    { access: [{ collection: 'c', access: 'x' }] },
+    { sub: 5 },
+    { value_exists: { collection: 'c', matches: [{ key: 'k', value: 1.5 }] } },
+  ];
 
   it('claims of the wrong type are not JWTs', async () => {
     for (const claims of wrongTypes) {
@@ -125,7 +144,12 @@ describe('JWT (HS256, Qdrant outcomes)', () => {
   });
 
   it('Qdrant claims validation', async () => {
-    const dup = await sign({ access: [{ collection: 'a', access: 'r' }, { collection: 'a', access: 'rw' }] });
+    const dup = await sign({
+      access: [
+        { collection: 'a', access: 'r' },
+        { collection: 'a', access: 'rw' },
+      ],
+    });
     expect(await outcome(auth(), bearer(dup))).toBe('16 access[1].collection: Collection name should be unique');
     const payload = await sign({ access: [{ collection: 'a', access: 'r', payload: { x: 1 } }] });
     expect(await outcome(auth(), bearer(payload))).toBe("16 access[0].payload: The 'payload' constraint is deprecated and should not be used");
@@ -156,8 +180,16 @@ describe('JWT parsing as Qdrant parses (serde_json, jsonwebtoken 10)', () => {
   const INVALID = '16 Invalid API key or JWT';
 
   it('a field given twice is refused (serde: duplicate field), unknown ones may repeat', async () => {
-    for (const payload of ['{"access":"r","access":"m"}', '{"exp":1,"exp":2}', '{"sub":"a","sub":"b"}', '{"value_exists":null,"value_exists":null}', '{"nbf":1,"nbf":2}', '{"aud":"a","aud":"b"}',
-      '{"access":[{"collection":"a","collection":"b","access":"r"}]}', '{"value_exists":{"collection":"c","collection":"d","matches":[]}}']) {
+    for (const payload of [
+      '{"access":"r","access":"m"}',
+      '{"exp":1,"exp":2}',
+      '{"sub":"a","sub":"b"}',
+      '{"value_exists":null,"value_exists":null}',
+      '{"nbf":1,"nbf":2}',
+      '{"aud":"a","aud":"b"}',
+      '{"access":[{"collection":"a","collection":"b","access":"r"}]}',
+      '{"value_exists":{"collection":"c","collection":"d","matches":[]}}',
+    ]) {
       expect(await outcome(only(), bearer(raw(payload))), payload).toBe(INVALID);
     }
     expect(await outcome(only(), bearer(raw('{"access":"r","x":1,"x":2}')))).toBe('read');
@@ -188,7 +220,13 @@ describe('JWT parsing as Qdrant parses (serde_json, jsonwebtoken 10)', () => {
     const token = raw('{"value_exists":{"collection":"c","matches":[{"key":"user.id","value":1234567890123456789}]}}');
     const principal = a.authenticate(bearer(token));
     expect(principal.valueExists?.matches[0]?.value).toBe(1234567890123456789n);
-    for (const bad of ['{"key":"","value":1}', '{"key":"a..b","value":1}', '{"key":"a","value":9223372036854775808}', '{"key":"a","value":1.0}', '{"key":"a","value":null}']) {
+    for (const bad of [
+      '{"key":"","value":1}',
+      '{"key":"a..b","value":1}',
+      '{"key":"a","value":9223372036854775808}',
+      '{"key":"a","value":1.0}',
+      '{"key":"a","value":null}',
+    ]) {
       expect(await outcome(a, bearer(raw(`{"value_exists":{"collection":"c","matches":[${bad}]}}`))), bad).toBe(INVALID);
     }
     expect(await outcome(a, bearer(raw('{"value_exists":{"collection":"c","matches":[{"key":"a[0].\\"b c\\"[]","value":true}]}}')))).toBe('manage');
@@ -203,8 +241,15 @@ describe('JWT parsing as Qdrant parses (serde_json, jsonwebtoken 10)', () => {
     expect(await outcome(only(), bearer(`${h}=.${p}.${sig}`))).toBe(INVALID);
   });
 
-  it('header fields keep jsonwebtoken\'s types; jwk and crit are refused', async () => {
-    for (const header of ['{"alg":"HS256","kid":5}', '{"alg":"HS256","x5c":"a"}', '{"alg":"HS256","alg":"HS256"}', '{"alg":"HS256","crit":["b64"]}', '{"alg":"HS256","jwk":{"kty":"oct"}}', '{"alg":"HS256","extra":1}']) {
+  it("header fields keep jsonwebtoken's types; jwk and crit are refused", async () => {
+    for (const header of [
+      '{"alg":"HS256","kid":5}',
+      '{"alg":"HS256","x5c":"a"}',
+      '{"alg":"HS256","alg":"HS256"}',
+      '{"alg":"HS256","crit":["b64"]}',
+      '{"alg":"HS256","jwk":{"kty":"oct"}}',
+      '{"alg":"HS256","extra":1}',
+    ]) {
       expect(await outcome(only(), bearer(raw('{"access":"r"}', KEY, header))), header).toBe(INVALID);
     }
     expect(await outcome(only(), bearer(raw('{"access":"r"}', KEY, '{"alg":"HS256","typ":"JWT","kid":"k1","extra":"s"}')))).toBe('read');

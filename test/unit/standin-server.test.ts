@@ -1,9 +1,9 @@
 // The stand-in upstream over gRPC (NOT Qdrant): wiring, recording, overrides, large replies.
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadQdrantApi } from '../../src/api/qdrant-api.js';
 import { servedApi } from '../../src/access/compile-rules.js';
-import { startStandin, type Standin } from '../../src/standin/standin-server.js';
+import { loadQdrantApi } from '../../src/api/qdrant-api.js';
+import { type Standin, startStandin } from '../../src/standin/standin-server.js';
 
 const api = servedApi(loadQdrantApi());
 const identity = (b: Buffer): Buffer => b;
@@ -68,7 +68,11 @@ describe('stand-in upstream server', () => {
     expect(missing).toMatchObject({ code: grpc.status.NOT_FOUND, details: "Not found: Collection `nobody` doesn't exist!" });
 
     const info = await call('/qdrant.Collections/Get', { collection_name: 'people' });
-    expect(info.result).toMatchObject({ status: 'Green', points_count: '0', config: { params: { vectors_config: { params: { size: '3', distance: 'Dot' } } } } });
+    expect(info.result).toMatchObject({
+      status: 'Green',
+      points_count: '0',
+      config: { params: { vectors_config: { params: { size: '3', distance: 'Dot' } } } },
+    });
     expect(await call('/qdrant.Collections/CollectionExists', { collection_name: 'people' })).toMatchObject({ result: { exists: true } });
   });
 
@@ -78,18 +82,35 @@ describe('stand-in upstream server', () => {
       wait: true,
       points: [
         { id: { num: 1 }, vectors: { vector: { dense: { data: [1, 0, 0] } } }, payload: [{ key: 'team', value: { string_value: 'red' } }] },
-        { id: { uuid: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' }, vectors: { vector: { data: [0, 1, 0] } }, payload: [{ key: 'team', value: { string_value: 'blue' } }] },
+        {
+          id: { uuid: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' },
+          vectors: { vector: { data: [0, 1, 0] } },
+          payload: [{ key: 'team', value: { string_value: 'blue' } }],
+        },
       ],
     });
     const filter = { must: [{ field: { key: 'team', match: { keyword: 'blue' } } }] };
     const scrolled = await call('/qdrant.Points/Scroll', { collection_name: 'people', limit: 1, filter });
     expect(scrolled.result).toEqual([
-      expect.objectContaining({ id: expect.objectContaining({ uuid: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' }), payload: [expect.objectContaining({ key: 'team' })] }),
+      expect.objectContaining({
+        id: expect.objectContaining({ uuid: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' }),
+        payload: [expect.objectContaining({ key: 'team' })],
+      }),
     ]);
     const found = await call('/qdrant.Points/Search', { collection_name: 'people', vector: [1, 0.1, 0], limit: 1, with_vectors: { enable: true } });
-    expect(found.result).toEqual([expect.objectContaining({ id: expect.objectContaining({ num: '1' }), score: 1, vectors: expect.objectContaining({ vector: expect.objectContaining({ dense: { data: [1, 0, 0] } }) }) })]);
+    expect(found.result).toEqual([
+      expect.objectContaining({
+        id: expect.objectContaining({ num: '1' }),
+        score: 1,
+        vectors: expect.objectContaining({ vector: expect.objectContaining({ dense: { data: [1, 0, 0] } }) }),
+      }),
+    ]);
     expect((found.result as { payload?: unknown }[])[0]!.payload).toBeUndefined(); // Search: no payload unless asked
-    const queried = await call('/qdrant.Points/Query', { collection_name: 'people', query: { nearest: { dense: { data: [0, 1, 0] } } }, with_payload: { enable: true } });
+    const queried = await call('/qdrant.Points/Query', {
+      collection_name: 'people',
+      query: { nearest: { dense: { data: [0, 1, 0] } } },
+      with_payload: { enable: true },
+    });
     expect((queried.result as { id: { uuid?: string } }[]).map((p) => p.id.uuid ?? 'num')).toEqual(['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'num']);
     expect(await call('/qdrant.Points/Count', { collection_name: 'people', filter })).toMatchObject({ result: { count: '1' } });
   });

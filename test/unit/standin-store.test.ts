@@ -1,11 +1,11 @@
 // The stand-in upstream's in-memory store: filters, scrolling, search, aliases (NOT Qdrant itself).
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { matchesFilter, type FilterSubject } from '../../src/standin/standin-filter.js';
+import { type FilterSubject, matchesFilter } from '../../src/standin/standin-filter.js';
 import type { ConditionMsg, FilterMsg, ValueMsg } from '../../src/standin/standin-messages.js';
 import { StandinError } from '../../src/standin/standin-messages.js';
 import { comparePointIds, parsePointId } from '../../src/standin/standin-point-id.js';
-import { StandinStore, type NewPoint } from '../../src/standin/standin-store.js';
+import { type NewPoint, StandinStore } from '../../src/standin/standin-store.js';
 import type { VectorSpec } from '../../src/standin/standin-vectors.js';
 
 // ---- helpers ------------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ describe('stand-in store', () => {
     expect(parsePointId({ uuid: '{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11}' })).toEqual({ uuid: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' });
   });
 
-  it('scrolls with filter, limit and next_page_offset (the proxy\'s value check: limit 1 + must match)', () => {
+  it("scrolls with filter, limit and next_page_offset (the proxy's value check: limit 1 + must match)", () => {
     const store = storeWith({ size: 2, distance: 'Dot' }, [
       point(3, [1, 0], { tenant: 'a' }),
       point(1, [1, 0], { tenant: 'b' }),
@@ -142,11 +142,7 @@ describe('stand-in store', () => {
   });
 
   it('searches by cosine (normalizing like Qdrant), honouring filter, limit and threshold', () => {
-    const store = storeWith({ size: 2, distance: 'Cosine' }, [
-      point(1, [1, 0], { k: 'x' }),
-      point(2, [1, 1], { k: 'y' }),
-      point(3, [0, 5], { k: 'x' }),
-    ]);
+    const store = storeWith({ size: 2, distance: 'Cosine' }, [point(1, [1, 0], { k: 'x' }), point(2, [1, 1], { k: 'y' }), point(3, [0, 5], { k: 'x' })]);
     const c = store.collection('c');
     const hits = c.search({ vector: [2, 0], limit: 3 });
     expect(hits.map((h) => h.point.id)).toEqual([{ num: '1' }, { num: '2' }, { num: '3' }]);
@@ -161,10 +157,14 @@ describe('stand-in store', () => {
 
   it('searches by euclid and dot', () => {
     const pts = [point(1, [0, 0]), point(2, [3, 4]), point(3, [1, 1])];
-    const euclid = storeWith({ size: 2, distance: 'Euclid' }, pts).collection('c').search({ vector: [3, 3], limit: 3 });
+    const euclid = storeWith({ size: 2, distance: 'Euclid' }, pts)
+      .collection('c')
+      .search({ vector: [3, 3], limit: 3 });
     expect(euclid.map((h) => h.point.id)).toEqual([{ num: '2' }, { num: '3' }, { num: '1' }]);
     expect(euclid[0]!.score).toBeCloseTo(1, 5);
-    const dot = storeWith({ size: 2, distance: 'Dot' }, pts).collection('c').search({ vector: [1, 0], limit: 1 });
+    const dot = storeWith({ size: 2, distance: 'Dot' }, pts)
+      .collection('c')
+      .search({ vector: [1, 0], limit: 1 });
     expect(dot.map((h) => [h.point.id, h.score])).toEqual([[{ num: '2' }, 3]]);
   });
 
@@ -197,7 +197,7 @@ describe('stand-in store', () => {
       err = e;
     }
     expect(err).toMatchObject({ code: status.ALREADY_EXISTS, message: 'Wrong input: Collection `a` already exists!' });
-    expect(() => store.collection('zz')).toThrow('Not found: Collection `zz` doesn\'t exist!');
+    expect(() => store.collection('zz')).toThrow("Not found: Collection `zz` doesn't exist!");
 
     store.changeAliases([{ create: { collection: 'a', alias: 'x' } }, { create: { collection: 'b', alias: 'y' } }]);
     store.changeAliases([{ rename: { from: 'x', to: 'z' } }]);

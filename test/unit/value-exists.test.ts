@@ -1,8 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { scrollRequest, ValueExistsChecker, type ScrollOutcome } from '../../src/auth/value-exists.js';
 import type { ValueExistsClaim } from '../../src/auth/principal.js';
+import { type ScrollOutcome, scrollRequest, ValueExistsChecker } from '../../src/auth/value-exists.js';
 
-const claim: ValueExistsClaim = { collection: 'users', matches: [{ key: 'user', value: 'alice' }, { key: 'level', value: 3 }, { key: 'on', value: true }] };
+const claim: ValueExistsClaim = {
+  collection: 'users',
+  matches: [
+    { key: 'user', value: 'alice' },
+    { key: 'level', value: 3n },
+    { key: 'on', value: true },
+  ],
+};
 
 function checker(outcomes: ScrollOutcome[], ttlMs = 10_000) {
   let now = 1_000_000; // lru-cache treats a start time of 0 as "no TTL"
