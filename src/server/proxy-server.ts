@@ -13,7 +13,7 @@ import { Budget } from './budget.js';
 import { GrpcListener, type ListenerLimits, type ListenerTls } from './grpc-listener.js';
 import { HEALTH_CHECK, HEALTH_WATCH, HealthService } from './health-service.js';
 import { REFLECTION_PATHS, ReflectionService } from './reflection.js';
-import { type CallLimits, type ClientCall, ServerCall } from './server-call.js';
+import { type CallLimits, type ClientCall, discardRest, ServerCall } from './server-call.js';
 
 export interface ProxyServerDeps extends Omit<RunnerDeps, 'currentEngine' | 'callSlots'> {
   /** Every method served (src/access/compile-rules.ts servedMethods). */
@@ -120,7 +120,7 @@ export class ProxyServer {
       // Not gRPC: what gRPC servers answer (and nothing more).
       try {
         stream.respond({ [h2.HTTP2_HEADER_STATUS]: h2.HTTP_STATUS_UNSUPPORTED_MEDIA_TYPE }, { endStream: true });
-        stream.close(h2.NGHTTP2_NO_ERROR);
+        discardRest(stream);
       } catch {
         // the client reset the stream already
       }

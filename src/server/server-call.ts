@@ -43,6 +43,8 @@ export interface ClientCall {
   readonly peer: string;
   /** True once the client went away or the deadline passed: nothing more is sent. */
   readonly cancelled: boolean;
+  /** True once the deadline passed (the client was told DEADLINE_EXCEEDED). */
+  readonly expired: boolean;
   /** Runs `listener` once when the call is cancelled; returns a function that removes it. */
   onCancel(listener: () => void): () => void;
   /** The verified client certificate, when the listener requires one. */
@@ -61,6 +63,10 @@ export interface ClientCall {
   end(status: GrpcStatus): void;
 }
 
+/** What is read and dropped of a request after its call was answered, before the upload is stopped. */
+const DISCARD_LIMIT_BYTES = 64 * 1024;
+const RESET_AFTER_MS = 1000;
+
 /** Verified client certificates, read once per connection. */
 const certificates = new WeakMap<object, PeerCertificate | undefined>();
 
@@ -76,6 +82,7 @@ export class ServerCall implements ClientCall {
   private headersSent = false;
   private ended = false;
   private isCancelled = false;
+  private hasExpired = false;
   private readonly cancelListeners = new Set<() => void>();
   private deadlineTimer: NodeJS.Timeout | null = null;
 
@@ -107,6 +114,10 @@ export class ServerCall implements ClientCall {
 
   get cancelled(): boolean {
     return this.isCancelled;
+  }
+
+  get expired(): boolean {
+    return this.hasExpired;
   }
 
   onCancel(listener: () => void): () => void {
@@ -272,14 +283,13 @@ export class ServerCall implements ClientCall {
     } catch {
       return;
     }
-    // A request the client is still sending (a call refused on its headers) is not read: RFC 9113
-    // §8.1 lets a server that has answered stop the upload with RST_STREAM(NO_ERROR).
-    if (!stream.readableEnded) stream.close(h2.NGHTTP2_NO_ERROR);
+    if (!stream.readableEnded) discardRest(stream);
   }
 
   /** The deadline passed: the client is told, and whatever works for this call is cancelled. */
   private expire(): void {
     this.deadlineTimer = null;
+    this.hasExpired = true;
     this.end(new ProxyError('deadline_exceeded').toStatus());
     this.cancel();
   }
@@ -290,6 +300,28 @@ export class ServerCall implements ClientCall {
     for (const listener of this.cancelListeners) listener();
     this.cancelListeners.clear();
   }
+}
+
+/**
+ * For a stream that was answered before its request was read to the end (refused on its headers, or
+ * failed mid-body): what is left is read and dropped, so a request that was complete lets the stream
+ * close. A client still uploading after DISCARD_LIMIT_BYTES or RESET_AFTER_MS is stopped with
+ * RST_STREAM(NO_ERROR), as RFC 9113 §8.1 allows once the response is complete. (Resetting at once
+ * can overtake the response on the wire: node 22 sends the reset first.)
+ */
+export function discardRest(stream: ServerHttp2Stream): void {
+  let discarded = 0;
+  const reset = () => {
+    if (!stream.closed && !stream.destroyed) stream.close(h2.NGHTTP2_NO_ERROR);
+  };
+  const timer = setTimeout(reset, RESET_AFTER_MS);
+  timer.unref();
+  stream.once('close', () => clearTimeout(timer));
+  stream.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > DISCARD_LIMIT_BYTES) reset();
+  });
+  stream.resume();
 }
 
 /** `address:port` of the stream's TCP peer ('unknown' once the connection is gone). */

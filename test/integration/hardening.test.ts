@@ -29,14 +29,19 @@ interface H2Outcome {
   ms: number;
 }
 
-/** One call on a node:http2 session, with a body written as given (possibly never ended). */
+/** One call on a node:http2 session, with a body written as given (possibly never ended). `ms`: until its status arrived. */
 function h2call(session: ClientHttp2Session, path: string, headers: Record<string, string | string[]>, body: Buffer | null, end = true): Promise<H2Outcome> {
   const started = Date.now();
   return new Promise((resolve) => {
     const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers });
     let all: Record<string, unknown> = {};
-    req.on('response', (h) => (all = { ...h }));
-    req.on('trailers', (t) => (all = { ...all, ...t }));
+    let answered = 0;
+    const note = (h: Record<string, unknown>) => {
+      all = { ...all, ...h };
+      if (all['grpc-status'] !== undefined && answered === 0) answered = Date.now() - started;
+    };
+    req.on('response', note);
+    req.on('trailers', note);
     req.on('data', () => undefined);
     req.on('error', () => undefined);
     req.on('close', () =>
@@ -44,7 +49,7 @@ function h2call(session: ClientHttp2Session, path: string, headers: Record<strin
         status: all['grpc-status'] as string | undefined,
         message: all['grpc-message'] ? decodeURIComponent(String(all['grpc-message'])) : undefined,
         headers: all,
-        ms: Date.now() - started,
+        ms: answered || Date.now() - started,
       }),
     );
     if (body) req.write(body);
