@@ -30,9 +30,6 @@ export interface EngineDeps {
 export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine {
   const now = deps.now ?? Date.now;
   const { service, auth } = config;
-  if (service.jwt_rbac && service.api_key === null) {
-    deps.logger.warn('service.jwt_rbac is on but service.api_key is not set: JWTs cannot be verified and are refused');
-  }
   return Object.freeze({
     config,
     api: deps.api,

@@ -2,9 +2,10 @@
 // audit.YYYY-MM-DD-HH.log (hourly). A new file opens when the period changes; then the oldest are
 // deleted so that at most `maxFiles` remain, the new one included. Writes are asynchronous
 // (pino's SonicBoom destination), so the call path never waits on the disk.
-import { mkdirSync, openSync, readdirSync, unlinkSync } from 'node:fs';
+import { openSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { prepareAuditDir } from './audit-dir.js';
 
 type Destination = ReturnType<typeof pino.destination>;
 
@@ -26,8 +27,9 @@ export class RotatingAuditFile {
   /** The open file and the UTC period [from, until) its name stands for. */
   private current: { name: string; stream: Destination; from: number; until: number } | null = null;
 
+  /** Throws a ConfigError naming audit.dir when the directory cannot be made or written. */
   constructor(private readonly options: AuditFileOptions) {
-    mkdirSync(options.dir, { recursive: true });
+    prepareAuditDir(options.dir);
   }
 
   write(line: string): void {

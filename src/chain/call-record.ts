@@ -67,8 +67,9 @@ export class CallRecorder implements Recorder {
 
   /** `error`: what ended the call, when it did not end upstream (a denial names its collection). */
   finish(record: CallRecord, call: ClientCall, status: GrpcStatus, error: unknown): void {
-    // A call whose deadline passed is reported as the client saw it.
-    const code = status.code === Status.CANCELLED && call.deadline <= Date.now() ? Status.DEADLINE_EXCEEDED : status.code;
+    // A call whose deadline passed is reported as the client saw it (the timer may fire a little
+    // before Date.now() reaches the deadline; either says the deadline passed).
+    const code = status.code === Status.CANCELLED && (call.expired || call.deadline <= Date.now()) ? Status.DEADLINE_EXCEEDED : status.code;
     const totalMs = performance.now() - record.started;
     const allowed = record.decision !== null;
     const decision = !allowed ? (code === Status.UNAUTHENTICATED ? 'unauthenticated' : 'denied') : record.admission === 'credential' ? 'allowed' : 'no_auth';

@@ -123,6 +123,13 @@ async function proceed(call: ClientCall, method: MethodEntry, deps: RunnerDeps, 
     held ?? call,
   );
   record.upstreamMs = performance.now() - record.upstreamStarted;
+  if (deps.logger.isLevelEnabled('trace')) {
+    const { code, details } = outcome.status;
+    deps.logger.trace(
+      { path: method.path, code, details, origin: outcome.origin, detail: outcome.detail, ms: Math.round(record.upstreamMs * 1000) / 1000 },
+      'upstream',
+    );
+  }
   const status = clientStatus(outcome, method.path, deps.logger);
   if (held && admitted.principal.access === 'collections') {
     if (held.overflow) throw new ProxyError('reply_budget_exhausted');

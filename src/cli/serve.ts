@@ -2,6 +2,7 @@
 // and handles the process signals (SIGTERM/SIGINT drain and exit 0, SIGHUP reload).
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
 import { AggregatorRegistry } from 'prom-client';
 import { compileRules, servedApi } from '../access/compile-rules.js';
 import { loadQdrantApi } from '../api/qdrant-api.js';
@@ -10,8 +11,9 @@ import { CallRecorder } from '../chain/call-record.js';
 import { loadConfig } from '../config/load.js';
 import { reloadedConfig } from '../config/reload.js';
 import type { Config } from '../config/schema.js';
+import { authSummary, configWarnings } from '../config/warnings.js';
 import { buildEngine } from '../engine.js';
-import { createLogger, setLogLevel } from '../log/logger.js';
+import { createLogger, type Logger, setLogLevel } from '../log/logger.js';
 import { HEAP_GROWING_PERCENT, tuneHeap } from '../ops/heap-tuning.js';
 import { ProxyMetrics } from '../ops/metrics.js';
 import { OpsServer } from '../ops/ops-server.js';
@@ -22,6 +24,12 @@ import { createScrollLookup } from '../upstream/scroll-lookup.js';
 import { createUpstream } from '../upstream/upstream-channel.js';
 import { UpstreamProbe } from '../upstream/upstream-probe.js';
 import { runClusterPrimary } from './cluster-primary.js';
+
+/** The auth mode in one line, and a WARN line for each unsafe choice (src/config/warnings.ts). */
+function announceConfig(logger: Logger, config: Readonly<Config>): void {
+  logger.info({ auth: authSummary(config) }, 'authentication');
+  for (const warning of configWarnings(config)) logger.warn({ warning }, 'unsafe configuration');
+}
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -43,6 +51,9 @@ export async function serve(file: string | null): Promise<number> {
   };
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => onSignal(signal));
   const logger = createLogger(config.log_level);
+  // grpc-js (the grpc-js upstream transport) logs through the same JSON lines.
+  grpc.setLogger({ error: (...args: unknown[]) => logger.warn({ grpc_js: args.map(String).join(' ') }, 'grpc-js') });
+  grpc.setLogVerbosity(grpc.logVerbosity.ERROR);
   // Start, reload and stop are always logged, whatever log_level says: supervisors and tests wait on them.
   const lifecycle = logger.child({}, { level: 'info' });
   // What start-up has opened so far, closed again if a later step fails.
@@ -125,6 +136,7 @@ export async function serve(file: string | null): Promise<number> {
       metrics_port: opsPort,
       heap_growing_percent: heapTuned ? HEAP_GROWING_PERCENT : 'set by the operator',
     };
+    announceConfig(lifecycle, config);
     if (cluster.isWorker) {
       lifecycle.info({ ...ready, worker: cluster.worker?.id }, 'worker listening');
       process.send?.({ type: 'listening', port });
@@ -160,6 +172,7 @@ export async function serve(file: string | null): Promise<number> {
           server.setEngine(engine);
           setLogLevel(logger, next.log_level);
           lifecycle.info({ unchanged_until_restart: needRestart }, 'config reloaded');
+          announceConfig(lifecycle, next);
         } catch (err) {
           logger.error({ err: err instanceof Error ? err.message : String(err) }, 'config reload refused; the previous config stays in use');
         }

@@ -19,25 +19,33 @@ export function loadConfig(file: string | null, env: NodeJS.ProcessEnv = process
     try {
       raw = parseYaml(text) ?? {};
     } catch (err) {
-      throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+      // The yaml library's first line ends with a colon, before a code frame: keep the sentence.
+      throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]!.replace(/:\s*$/, '')}`);
     }
     if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file}: expected a YAML mapping at the top level`);
   }
-  return parseConfig(applyEnvOverrides(raw as Record<string, unknown>, env));
+  const sources = new Map<string, string>();
+  return parseConfig(applyEnvOverrides(raw as Record<string, unknown>, env, sources), sources);
 }
 
-export function parseConfig(raw: unknown): Readonly<Config> {
+/** `sources`: config key (dotted) → the environment variable that set it, named in errors. */
+export function parseConfig(raw: unknown, sources: ReadonlyMap<string, string> = new Map()): Readonly<Config> {
   const result = configSchema.safeParse(raw, { reportInput: true });
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const key = issue.path.join('.') || '(top level)';
       if (issue.code === 'unrecognized_keys') {
         const prefix = issue.path.length ? `${issue.path.join('.')}.` : '';
-        return `${issue.keys.map((k) => prefix + k).join(', ')}: unknown key`;
+        const named = issue.keys.map((k) => {
+          const from = sources.get(prefix + k);
+          return from ? `${prefix + k} (from the environment: ${from})` : prefix + k;
+        });
+        return `${named.join(', ')}: unknown key`;
       }
       const last = String(issue.path[issue.path.length - 1] ?? '');
       const given = SECRET_KEY.test(last) || !('input' in issue) ? '' : `, got ${JSON.stringify(issue.input)}`;
-      return `${key}: ${issue.message}${given}`;
+      const from = sources.get(key);
+      return `${key}: ${issue.message}${given}${from ? ` (from the environment: ${from})` : ''}`;
     });
     throw new ConfigError(lines.join('\n'));
   }
@@ -94,7 +102,7 @@ function checkCrossKeyRules(c: Config): void {
 }
 
 /** `QDRANT__SERVICE__API_KEY=x` sets `service.api_key`; `QDRANT__LOG_LEVEL` sets `log_level`. */
-export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, sources?: Map<string, string>): Record<string, unknown> {
   const out = structuredClone(raw);
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('QDRANT__') || value === undefined) continue;
@@ -110,6 +118,7 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
       node = node[part] as Record<string, unknown>;
     }
     node[path[path.length - 1]!] = value;
+    sources?.set(path.join('.'), name);
   }
   return out;
 }

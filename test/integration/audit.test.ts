@@ -69,7 +69,8 @@ describe('audit log', () => {
 
   it('denied access names the collection and the reason', () => {
     expect(records[1]).toMatchObject({ auth_type: 'Jwt', subject: 'alice', collection: 'theirs', error: 'Forbidden: Access to collection theirs is required' });
-    expect(records[2]).toMatchObject({ auth_type: 'ApiKey', error: 'Forbidden: Global manage access is required' });
+    // A global key refused on a collection-scoped method: the record names the collection, as Qdrant's does.
+    expect(records[2]).toMatchObject({ auth_type: 'ApiKey', collection: 'mine', error: 'Forbidden: Global manage access is required' });
   });
 
   it('denied authentication is recorded as Qdrant does', () => {

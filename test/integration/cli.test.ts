@@ -1,6 +1,6 @@
 // The bin: check-config, token, serve's start-up errors, SIGTERM drain, SIGHUP reload.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,10 +98,97 @@ describe('token', () => {
     expect(claims.exp! - Date.now() / 1000).toBeGreaterThan(50);
   });
 
-  it('refuses claims Qdrant would reject', async () => {
-    const out = await bin(['token', '--access', '[{"collection":"c","access":"w"}]'], { QDRANT__SERVICE__API_KEY: 'k' });
+  it.each([
+    [['--access', '[{"collection":"c","access":"w"}]'], '--access: access[0].access: expected "r", "rw" or "prw", got "w"'],
+    [['--access', '[{"collection":"c","access":"r"},{"collection":"c","access":"rw"}]'], '--access: access[1].collection: "c" is listed twice'],
+    [['--access', 'rw'], '--access: "rw" is a collection mode; give it with its collection'],
+    [['--access', 'write'], '--access: expected m, r, or a JSON list'],
+    [['--exp', 'soon'], '--exp: expected whole seconds from now (e.g. 3600), got "soon"'],
+    [['--value-exists', '{"collection":"u","matches":[{"key":"a..b","value":1}]}'], '--value-exists: matches[0].key: expected a payload path'],
+    [
+      ['--value-exists', '{"collection":"u","matches":[{"key":"a","value":1.5}]}'],
+      '--value-exists: matches[0].value: expected a string, an integer or a boolean, got 1.5',
+    ],
+  ])('refuses %j, naming the part that is wrong', async (args, message) => {
+    const out = await bin(['token', ...args], { QDRANT__SERVICE__API_KEY: 'k' });
     expect(out.code).toBe(1);
-    expect(out.stderr).toMatch(/Qdrant's shape/);
+    expect(out.stderr).toContain(message);
+    expect(out.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('--exp takes negative seconds too (an expired token, for tests)', async () => {
+    const out = await bin(['token', '--exp', '-100'], { QDRANT__SERVICE__API_KEY: 'k' });
+    expect(out.code).toBe(0);
+    expect(decodeJwt(out.stdout.trim()).exp! - Date.now() / 1000).toBeLessThan(-90);
+  });
+});
+
+describe('a CLI that helps', () => {
+  it.each([['serve'], ['check-config'], ['token']])('%s --help prints its usage with an example', async (command) => {
+    const out = await bin([command, '--help']);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain(`usage: qdrant-auth-proxy ${command}`);
+    expect(out.stdout).toMatch(/example/);
+  });
+
+  it('--version prints the version', async () => {
+    const out = await bin(['--version']);
+    expect([out.code, out.stdout.trim()]).toEqual([0, JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version]);
+  });
+
+  it('a misspelt flag names the flag and where help is, without a stack trace', async () => {
+    for (const command of ['serve', 'check-config', 'token']) {
+      const out = await bin([command, '--confg', 'x.yaml']);
+      expect(out.code, command).toBe(2);
+      expect(out.stderr.trim()).toBe(`qdrant-auth-proxy ${command}: unknown option --confg (see: qdrant-auth-proxy ${command} --help)`);
+    }
+    const missing = await bin(['check-config', '--config']);
+    expect([missing.code, missing.stderr.trim()]).toEqual([
+      2,
+      'qdrant-auth-proxy check-config: --config expects a value (see: qdrant-auth-proxy check-config --help)',
+    ]);
+  });
+
+  it('check-config warns about unsafe choices (and still passes); serve logs them and the auth mode', async () => {
+    const unsafe = configFile('unsafe.yaml', { service: { host: '0.0.0.0', grpc_port: 0, jwt_rbac: true, read_only_api_key: 'abc' }, metrics: { port: 0 } });
+    const out = await bin(['check-config', '--config', unsafe]);
+    expect(out.code).toBe(0);
+    expect(out.stderr).toContain('warning: service.host 0.0.0.0 is reachable beyond this machine without TLS');
+    expect(out.stderr).toContain('warning: service.jwt_rbac is on but service.api_key is not set');
+    expect(out.stderr).toContain('warning: service.read_only_api_key is 3 characters long');
+    const open = await bin(['check-config', '--config', configFile('open.yaml', {})]);
+    expect(open.stderr).toContain('warning: no authentication: every client has full (manage) access');
+    expect(open.stderr).not.toContain('abc');
+  });
+
+  it('an audit.dir that cannot be written fails check-config and serve at once (no spinning), naming audit.dir', async () => {
+    const bad = configFile('audit-bad.yaml', { service: { grpc_port: 0 }, metrics: { port: 0 }, audit: { enabled: true, dir: '/proc/forbidden/audit' } });
+    const check = await bin(['check-config', '--config', bad]);
+    expect([check.code, check.stderr]).toEqual([1, expect.stringMatching(/config error: audit\.dir: \/proc\/forbidden\/audit/)]);
+    const started = Date.now();
+    const serve = await bin(['serve', '--config', bad]);
+    expect(serve.code).toBe(1);
+    expect(serve.stdout).toMatch(/audit\.dir: \/proc\/forbidden\/audit.*failed to start/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("YAML errors end in a sentence; an environment override's error names the variable", async () => {
+    const yaml = await bin(['check-config', '--config', configFile('bad-yaml.yaml', 'service: { grpc_port: 1, ]')]);
+    expect(yaml.stderr.trim()).not.toMatch(/:$/);
+    const env = await bin(['check-config'], { QDRANT__SERVICE__GRPC_PORT: 'abc', QDRANT__SERVICE__API_KYE: 'x' });
+    expect(env.stderr).toContain('(from the environment: QDRANT__SERVICE__GRPC_PORT)');
+    expect(env.stderr).toContain('service.api_kye (from the environment: QDRANT__SERVICE__API_KYE): unknown key');
+  });
+
+  it('a port in use: exit 1, and every line it prints is JSON', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as AddressInfo).port;
+    const out = await bin(['serve', '--config', configFile('port-busy.yaml', { service: { grpc_port: port }, metrics: { port: 0 } })]);
+    busy.close();
+    expect(out.code).toBe(1);
+    for (const line of `${out.stdout}${out.stderr}`.split('\n').filter(Boolean)) expect(() => JSON.parse(line), line).not.toThrow();
+    expect(out.stdout).toMatch(/EADDRINUSE.*failed to start/);
   });
 });
 

@@ -77,6 +77,8 @@ describe('workers that keep dying', () => {
     const p = await startProxy({ workers: 2, metrics: { enabled: false }, service: { api_key: 'cluster-key' }, upstream: upstreamConfig(certs, standin.port) });
     const listening = () => p.output.filter((l) => l.includes('"worker listening"')).length;
     const exited = new Promise<number | null>((resolve) => p.process.once('exit', (code) => resolve(code)));
+    // Workers log asynchronously: wait for both lines before killing them (a killed worker loses what it had not written).
+    await until(() => listening() === 2, 10_000, 'both workers listening');
     for (let round = 1; round <= 3; round++) {
       const workers = childrenOf(p.process.pid!);
       expect(workers).toHaveLength(2);

@@ -45,6 +45,7 @@ class FakeCall implements ClientCall {
   readonly peer = '127.0.0.1:1';
   readonly deadline = Number.POSITIVE_INFINITY;
   cancelled = false;
+  expired = false;
   status: GrpcStatus | null = null;
   readonly sent: Buffer[] = [];
   readonly reads: number[] = [];

@@ -1,0 +1,45 @@
+// What a running proxy should tell its operator about its config: unsafe choices (logged as WARN at
+// start-up and after a reload, printed by check-config) and a one-line summary of how calls are
+// authenticated. None of them stops the proxy.
+import type { Config } from './schema.js';
+
+/** Shorter keys are guessable; the demo makes 24-character ones. */
+export const MIN_KEY_LENGTH = 24;
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+export function configWarnings(config: Readonly<Config>): string[] {
+  const { service, auth, metrics } = config;
+  const out: string[] = [];
+  const keys = { 'service.api_key': service.api_key, 'service.alt_api_key': service.alt_api_key, 'service.read_only_api_key': service.read_only_api_key };
+  const noKeys = Object.values(keys).every((k) => k === null);
+  if (noKeys && Object.keys(auth.client_cert_identities).length === 0) {
+    out.push('no authentication: every client has full (manage) access to Qdrant; set service.api_key');
+  }
+  if (!LOOPBACK.test(service.host) && !service.enable_tls) {
+    out.push(
+      `service.host ${service.host} is reachable beyond this machine without TLS: credentials and data cross the network in clear; set service.enable_tls`,
+    );
+  }
+  if (service.jwt_rbac && service.api_key === null) {
+    out.push('service.jwt_rbac is on but service.api_key is not set: JWTs cannot be verified and are refused');
+  }
+  for (const [name, key] of Object.entries(keys)) {
+    if (key !== null && key.length < MIN_KEY_LENGTH) out.push(`${name} is ${key.length} characters long: use at least ${MIN_KEY_LENGTH} random ones`);
+  }
+  if (metrics.enabled && !LOOPBACK.test(metrics.host)) {
+    out.push(`metrics.host ${metrics.host}: /metrics, /healthz and /readyz need no credential; expose them only to your monitoring`);
+  }
+  return out;
+}
+
+/** One line: how calls are authenticated under this config. */
+export function authSummary(config: Readonly<Config>): string {
+  const { service, auth } = config;
+  const parts: string[] = [];
+  if (service.api_key !== null) parts.push(service.alt_api_key !== null ? 'api keys (manage, alternate)' : 'api key (manage)');
+  if (service.read_only_api_key !== null) parts.push('read-only key');
+  if (service.jwt_rbac && service.api_key !== null) parts.push('JWT RBAC (HS256)');
+  const identities = Object.keys(auth.client_cert_identities).length;
+  if (identities > 0) parts.push(`${identities} client certificate identit${identities === 1 ? 'y' : 'ies'}`);
+  return parts.length === 0 ? 'none: every call has manage access' : parts.join(', ');
+}
