@@ -179,7 +179,16 @@ class UpstreamCall {
         });
       }
     });
-    events.on('trailers', (_headers: IncomingHttpHeaders, _flags: number, raw: string[]) => this.complete(raw));
+    // Trailers can arrive while earlier data still waits in a paused stream (a slow client): the
+    // status is checked against the reply once both the trailers and the last data are in.
+    let trailers: string[] | null = null;
+    events.on('trailers', (_headers: IncomingHttpHeaders, _flags: number, raw: string[]) => {
+      trailers = raw;
+      if (stream.readableEnded) this.complete(raw);
+    });
+    stream.once('end', () => {
+      if (trailers) this.complete(trailers);
+    });
     let streamError = '';
     stream.on('error', (err: Error) => (streamError = `: ${err.message}`)); // 'close' reports it
     stream.once('close', () => {
