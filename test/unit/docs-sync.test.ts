@@ -32,3 +32,21 @@ describe('config/example.yaml', () => {
     }
   });
 });
+
+describe('README "Connecting clients"', () => {
+  // Each snippet is the connecting code of the interop program that runs it (test/interop/).
+  const programs = ['go/main.go', 'python/interop.py', 'rust/src/main.rs', 'java/src/main/java/interop/Interop.java', 'js/interop.mjs'];
+  const dedent = (text: string) => {
+    const lines = text.split('\n');
+    const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => /^[ \t]*/.exec(l)![0].length));
+    return lines.map((l) => l.slice(indent)).join('\n');
+  };
+  for (const program of programs) {
+    it(`shows test/interop/${program}'s connecting code as it is`, () => {
+      const source = readFileSync(new URL(`../interop/${program}`, import.meta.url), 'utf8');
+      const region = /^[ \t]*(?:\/\/|#) README: connecting\n([\s\S]*?)^[ \t]*(?:\/\/|#) README: end/m.exec(source);
+      expect(region, 'README markers in the program').not.toBeNull();
+      expect(readme).toContain(dedent(region![1]!.replace(/\n$/, '')));
+    });
+  }
+});

@@ -45,6 +45,7 @@ var (
 	query      = []float32{0.2, 0.1, 0.9, 0.7}
 )
 
+// README: connecting
 func newClient(apiKey string) *qdrant.Client {
 	pem, err := os.ReadFile(env("INTEROP_CA"))
 	if err != nil {
@@ -70,6 +71,7 @@ func newClient(apiKey string) *qdrant.Client {
 	}
 	return client
 }
+// README: end
 
 func points() []*qdrant.PointStruct {
 	vectors := [][]float32{{0.05, 0.61, 0.76, 0.74}, {0.19, 0.81, 0.75, 0.11}, {0.36, 0.55, 0.47, 0.94}}

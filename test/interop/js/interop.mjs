@@ -10,13 +10,15 @@ const env = (name) => {
   if (!v) throw new Error(`${name} is not set`);
   return v;
 };
-const url = `https://${env('INTEROP_HOST')}:${env('INTEROP_PORT')}`;
 const coll = env('INTEROP_COLLECTION');
 const other = env('INTEROP_OTHER_COLLECTION');
 const timeoutMs = Number(env('INTEROP_TIMEOUT_MS'));
 const maxElapsedMs = Number(env('INTEROP_MAX_ELAPSED_MS'));
 
+// README: connecting
+const url = `https://${env('INTEROP_HOST')}:${env('INTEROP_PORT')}`;
 const client = (apiKey) => new QdrantClient({ url, apiKey, checkCompatibility: false });
+// README: end
 const admin = client(env('INTEROP_API_KEY'));
 const reader = client(env('INTEROP_READ_ONLY_KEY'));
 const scoped = client(env('INTEROP_JWT'));

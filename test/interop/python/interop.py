@@ -39,6 +39,7 @@ POINTS = [
 ]
 
 
+# README: connecting
 def client(api_key: str, timeout: int | None = None) -> QdrantClient:
     return QdrantClient(
         host=HOST,
@@ -50,6 +51,7 @@ def client(api_key: str, timeout: int | None = None) -> QdrantClient:
         check_compatibility=False,
         grpc_options={"root_certificates": CA},
     )
+# README: end
 
 
 class StepFailed(Exception):

@@ -37,6 +37,7 @@ fn url() -> String {
     format!("https://{}:{}", env("INTEROP_HOST"), env("INTEROP_PORT"))
 }
 
+// README: connecting
 fn client(api_key: &str, timeout: Option<Duration>) -> Qdrant {
     let mut builder = Qdrant::from_url(&url()).api_key(api_key.to_string()).skip_compatibility_check();
     if let Some(t) = timeout {
@@ -47,6 +48,7 @@ fn client(api_key: &str, timeout: Option<Duration>) -> Qdrant {
         std::process::exit(2)
     })
 }
+// README: end
 
 fn points() -> Vec<PointStruct> {
     let data = [

@@ -55,6 +55,7 @@ public final class Interop {
     String run() throws Exception;
   }
 
+  // README: connecting
   private static QdrantClient client(String apiKey) throws Exception {
     ManagedChannel channel =
         NettyChannelBuilder.forAddress(env("INTEROP_HOST"), Integer.parseInt(env("INTEROP_PORT")))
@@ -63,6 +64,7 @@ public final class Interop {
     // (channel, shutdownChannelOnClose, checkCompatibility)
     return new QdrantClient(QdrantGrpcClient.newBuilder(channel, true, false).withApiKey(apiKey).build());
   }
+  // README: end
 
   private static List<PointStruct> points() {
     float[][] vs = {{0.05f, 0.61f, 0.76f, 0.74f}, {0.19f, 0.81f, 0.75f, 0.11f}, {0.36f, 0.55f, 0.47f, 0.94f}};
