@@ -5,26 +5,20 @@
 import { constants as h2, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { ProxyError } from '../errors.js';
-import { frame, MessageReader, type RawMessage } from '../grpc/framing.js';
-import { GzipError, gunzipMember } from '../grpc/gzip.js';
+import { frame } from '../grpc/framing.js';
 import { RequestMetadata, rawHeader } from '../grpc/metadata.js';
 import { encodeGrpcMessage, type GrpcStatus } from '../grpc/status.js';
 import { parseGrpcTimeout } from '../grpc/timeout.js';
 import type { Budget } from './budget.js';
 import { Reservation } from './budget.js';
+import { ACCEPT_ENCODING, type BodyLimits, readRequestBody } from './request-body.js';
 
-export interface CallLimits {
+export interface CallLimits extends BodyLimits {
   readonly maxMessageBytes: number;
-  /** Decompressed size may be at most this many times the compressed size. */
-  readonly maxDecompressionRatio: number;
-  readonly requestBodyTimeoutMs: number;
   readonly requestBudget: Budget;
   /** Anonymous calls (the health checks) draw on a budget of their own: they never starve the others. */
   readonly anonymousBudget: Budget;
 }
-
-/** The encodings a client may compress requests with, as Qdrant accepts them (gzip only). */
-export const ACCEPT_ENCODING = 'gzip,identity';
 
 const RESPONSE_HEADERS = {
   [h2.HTTP2_HEADER_STATUS]: 200,
@@ -154,81 +148,8 @@ export class ServerCall implements ClientCall {
     });
   }
 
-  /**
-   * Reads request messages until the client half-closes, each through `onMessage` in order. More than
-   * `maxMessages` is refused. The body timer runs from the first read to the end of the request.
-   */
   readMessages(maxBytes: number, maxMessages: number, onMessage: (payload: Buffer) => void | Promise<void>): Promise<void> {
-    if (this.encoding !== 'identity' && this.encoding !== 'gzip') {
-      return Promise.reject(new ProxyError('unsupported_encoding', { detail: this.encoding, trailers: { 'grpc-accept-encoding': ACCEPT_ENCODING } }));
-    }
-    const { stream } = this;
-    return new Promise<void>((resolve, reject) => {
-      let count = 0;
-      let queue: Promise<void> = Promise.resolve();
-      let failed = false;
-      const fail = (err: unknown) => {
-        if (failed) return;
-        failed = true;
-        cleanup();
-        stream.pause();
-        reject(err);
-      };
-      const reader = new MessageReader((flag, length) => {
-        if (++count > maxMessages) throw new ProxyError('extra_request_message');
-        if (flag === 1 && this.encoding === 'identity') throw new ProxyError('compressed_flag_without_encoding');
-        if (flag > 1) throw new ProxyError('invalid_compression_flag', { detail: String(flag) });
-        if (length > maxBytes) throw new ProxyError('message_too_large', { detail: `${length} > ${maxBytes} bytes` });
-        if (!this.requestBytes.take(length)) throw new ProxyError('request_budget_exhausted');
-      });
-      const onData = (chunk: Buffer) => {
-        let arrived: RawMessage[];
-        try {
-          arrived = reader.push(chunk);
-        } catch (err) {
-          return fail(err);
-        }
-        for (const message of arrived) {
-          queue = queue.then(async () => {
-            if (failed) return;
-            const payload = message.flag === 1 ? await this.decompress(message.payload, maxBytes) : message.payload;
-            await onMessage(payload);
-          });
-          queue.catch(fail);
-        }
-      };
-      const onEnd = () => {
-        if (reader.pending) return fail(new ProxyError('unexpected_eof'));
-        cleanup();
-        queue.then(resolve, fail);
-      };
-      const onCancelled = () => fail(new ProxyError('cancelled'));
-      const bodyTimer = setTimeout(() => fail(new ProxyError('request_body_timeout')), this.limits.requestBodyTimeoutMs);
-      const removeCancel = this.onCancel(onCancelled);
-      const cleanup = () => {
-        clearTimeout(bodyTimer);
-        removeCancel();
-        stream.removeListener('data', onData);
-        stream.removeListener('end', onEnd);
-      };
-      stream.on('data', onData);
-      stream.once('end', onEnd);
-      if (stream.readableEnded) onEnd();
-    });
-  }
-
-  /** One gzip message, within the size limit and the decompression ratio, under the memory budget. */
-  private async decompress(compressed: Buffer, maxBytes: number): Promise<Buffer> {
-    const allowance = Math.min(maxBytes, compressed.length * this.limits.maxDecompressionRatio);
-    if (!this.requestBytes.take(allowance)) throw new ProxyError('request_budget_exhausted');
-    try {
-      const out = await gunzipMember(compressed, allowance);
-      this.requestBytes.giveBack(allowance - out.length + compressed.length);
-      return out;
-    } catch (err) {
-      if (err instanceof GzipError && err.reason === 'too_large') throw new ProxyError('decompressed_too_large', { detail: String(allowance) });
-      throw new ProxyError('decompress_failed', { detail: err instanceof Error ? err.message : String(err) });
-    }
+    return readRequestBody(this.stream, this, { encoding: this.encoding, maxBytes, maxMessages, bytes: this.requestBytes, limits: this.limits }, onMessage);
   }
 
   holdReplyBytes(bytes: number): boolean {
