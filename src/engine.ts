@@ -4,8 +4,10 @@ import type { CompiledRule } from './access/compile-rules.js';
 import type { QdrantApi } from './api/qdrant-api.js';
 import { Authenticator } from './auth/authenticate.js';
 import { CertificateIdentities } from './auth/client-certificate.js';
+import type { KeySources } from './auth/providers/key-sources.js';
+import { JwtProvider, type VerifyOutcome } from './auth/providers/provider.js';
 import { type ScrollFn, ValueExistsChecker } from './auth/value-exists.js';
-import type { Config } from './config/schema.js';
+import type { Config, JwtProviderConfig } from './config/schema.js';
 import type { Logger } from './log/logger.js';
 
 export interface Engine {
@@ -25,6 +27,9 @@ export interface EngineDeps {
   readonly now?: () => number;
   /** Reports each value_exists check: answered from the cache (true) or by a look-up (false). */
   readonly onValueExists?: (hit: boolean) => void;
+  /** The identity providers' key sets, kept across reloads (needed when auth.jwt_providers is set). */
+  readonly keySources?: KeySources;
+  readonly onProviderToken?: (provider: string, outcome: VerifyOutcome | 'cached') => void;
 }
 
 export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine {
@@ -41,6 +46,8 @@ export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine 
       maxCredentialBytes: auth.max_credential_bytes,
       tokenCacheSize: auth.token_cache_size,
       certificateIdentities: new CertificateIdentities(auth.client_cert_identities),
+      providers: buildProviders(auth.jwt_providers, deps.keySources),
+      ...(deps.onProviderToken ? { onProviderToken: deps.onProviderToken } : {}),
       now,
     }),
     rules: deps.rules,
@@ -51,4 +58,33 @@ export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine 
       deps.onValueExists,
     ),
   });
+}
+
+/** The providers by issuer, each verifying against its key source. */
+export function buildProviders(configs: readonly JwtProviderConfig[], keySources: KeySources | undefined): ReadonlyMap<string, JwtProvider> {
+  if (!keySources) {
+    if (configs.length > 0) throw new Error('auth.jwt_providers needs the key sources');
+    return new Map();
+  }
+  const sources = keySources.sync(configs); // also stops the sources of providers no longer configured
+  return new Map(
+    configs.map((c) => [
+      c.issuer,
+      new JwtProvider(
+        {
+          name: c.name,
+          issuer: c.issuer,
+          audiences: c.audiences,
+          algorithms: c.algorithms,
+          leewaySeconds: c.leeway_seconds,
+          requireExp: c.require_exp,
+          requireIat: c.require_iat,
+          maxTokenAgeSeconds: c.max_token_age_seconds,
+          subjectClaim: c.subject_claim,
+          access: { accessClaim: c.access_claim, rules: c.access_rules },
+        },
+        sources.get(c.name)!,
+      ),
+    ]),
+  );
 }

@@ -11,6 +11,10 @@ export const ERRORS = {
   jwt_expired: { status: Status.PERMISSION_DENIED, message: 'ExpiredSignature' },
   /** Message is Qdrant's validator text, e.g. `access[1].collection: Collection name should be unique`. */
   jwt_claims_invalid: { status: Status.UNAUTHENTICATED, message: '{detail}' },
+  // Identity providers' tokens (auth.jwt_providers; beyond Qdrant). The detail is a fixed phrase, never token content.
+  provider_token_rejected: { status: Status.UNAUTHENTICATED, message: 'Invalid JWT: {detail}' },
+  provider_no_access: { status: Status.PERMISSION_DENIED, message: "Forbidden: no access follows from the token's claims" },
+  provider_keys_unavailable: { status: Status.UNAVAILABLE, message: "Invalid JWT: the identity provider's signing keys are not available" },
   value_exists_no_match: { status: Status.UNAUTHENTICATED, message: 'Invalid JWT, stateful validation failed' },
   value_exists_collection_missing: { status: Status.PERMISSION_DENIED, message: 'Invalid JWT, stateful validation failed' },
   value_exists_unavailable: { status: Status.UNAVAILABLE, message: 'Invalid JWT, stateful validation could not be completed' },

@@ -40,12 +40,21 @@ export function authorizeOnHeaders(rule: CompiledRule, principal: Principal): De
 export function authorizeCollections(rule: CompiledRule, principal: Principal, request: Uint8Array): Decision {
   const need = rule.need;
   if (need.scope !== 'collection') return authorizeOnHeaders(rule, principal)!;
-  if (principal.access !== 'collections') {
-    if (principal.access === 'read' && (need.write || need.manage)) throw new ProxyError('global_manage_required');
-    return ALLOW;
+  if (principal.access === 'manage') return ALLOW;
+  if (principal.access === 'read') {
+    if (!need.write && !need.manage) return ALLOW;
+    if (!principal.writes || need.manage) throw new ProxyError('global_manage_required');
   }
   const names = stringsAt(request, rule.collectionSteps!);
   if (names.length === 0) names.push(''); // proto3 default: an absent name is the empty string
+  if (principal.access === 'read') {
+    // Global read with write grants on some collections (an identity provider's combined access).
+    for (const name of names) {
+      if (!principal.writes!.has(name)) throw new ProxyError('global_manage_required');
+      checkCollection(principal.writes!, name, need);
+    }
+    return { collections: names, filter: null };
+  }
   for (const name of names) checkCollection(principal.collections, name, need);
   for (const steps of rule.lookupSteps) {
     for (const lookup of stringsAt(request, steps)) {

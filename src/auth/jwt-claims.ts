@@ -4,7 +4,7 @@
 // (UNAUTHENTICATED). Both are serde structs: a field given twice fails; unknown fields are skipped.
 // Expiry is checked next (PERMISSION_DENIED), then Qdrant's claims validation.
 import { ProxyError } from '../errors.js';
-import { allStringsValid, type JsonValue, structFields } from './json-strict.js';
+import { allStringsValid, type JsonValue, parseStrictJson, structFields } from './json-strict.js';
 import type { AccessGrant, CollectionGrant, CollectionMode, ValueExistsClaim } from './principal.js';
 
 export const JWT_LEEWAY_SECONDS = 30;
@@ -43,6 +43,13 @@ export function readClaims(payload: JsonValue): Claims | null {
   if (!ignoredByValidation(fields.get('nbf'), 'nbf') || !ignoredByValidation(fields.get('iss'), 'any') || !ignoredByValidation(fields.get('aud'), 'any'))
     return null;
   return { exp, access: access.grant, payloadAt: access.payloadAt, valueExists, subject: subject ?? sub ?? undefined };
+}
+
+/** An identity provider token's `value_exists` claim, read as Qdrant reads its own: null when absent, false when malformed. */
+export function readValueExistsClaim(payload: Uint8Array): ValueExistsClaim | null | false {
+  const json = parseStrictJson(payload);
+  const fields = json ? structFields(json, ['value_exists']) : null;
+  return fields ? readValueExists(fields.get('value_exists')) : false;
 }
 
 /** Qdrant's expiry rule: expired iff exp < now − 30 s, with `now` in whole seconds. */

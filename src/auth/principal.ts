@@ -20,14 +20,18 @@ export interface ValueExistsClaim {
 /** Qdrant's audit auth types, plus `Certificate` for `auth.client_cert_identities`. */
 export type AuthType = 'ApiKey' | 'Jwt' | 'None' | 'Certificate';
 
-interface Identity {
+export interface Identity {
   readonly authType: AuthType;
   readonly subject?: string;
   readonly valueExists?: ValueExistsClaim;
+  /** The identity provider that issued the token (auth.jwt_providers), for the audit. */
+  readonly provider?: string;
 }
 
 export type Principal =
-  | (Identity & { readonly access: 'manage' | 'read' })
+  | (Identity & { readonly access: 'manage' })
+  /** Global read; `writes`: collections an identity provider's token may also write (rw/prw). */
+  | (Identity & { readonly access: 'read'; readonly writes?: ReadonlyMap<string, CollectionMode> })
   | (Identity & { readonly access: 'collections'; readonly collections: ReadonlyMap<string, CollectionMode> });
 
 /** The identity of every call when no key is configured: Qdrant then has no auth layer at all. */

@@ -82,6 +82,7 @@ export class CallRecorder implements Recorder {
           path: record.path,
           identity: record.principal?.authType ?? 'None',
           subject: record.principal?.subject,
+          provider: record.principal?.provider,
           decision,
           collection: collections[0],
           code,

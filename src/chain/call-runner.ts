@@ -3,7 +3,8 @@
 //   on the headers, before any body byte is read (admit):
 //     1. metadata limit        (limits.max_metadata_bytes)
 //     2. admission            health bypass | no authentication configured | a credential:
-//     3. authenticate         (api-key / Bearer, else a mapped client certificate → principal)
+//     3. authenticate         (api-key / Bearer: a key, Qdrant's HS256 JWT or an identity provider's
+//                              token; else a mapped client certificate → principal)
 //     4. value_exists         (JWT claim checked against the upstream, cached)
 //     5. authorize on headers (global methods, lists; collection methods wait for the body)
 //   on the body:
@@ -169,7 +170,7 @@ async function admit(call: ClientCall, method: MethodEntry, engine: Engine, reco
 export async function identify(call: ClientCall, engine: Engine, record?: CallRecord): Promise<Principal> {
   if (call.metadata.byteSize > engine.config.limits.max_metadata_bytes) throw new ProxyError('metadata_too_large');
   if (!engine.auth.enabled) return NO_AUTH_PRINCIPAL;
-  const principal = engine.auth.authenticate(call.metadata, () => call.peerCertificate());
+  const principal = await engine.auth.authenticate(call.metadata, () => call.peerCertificate());
   if (record) record.principal = principal;
   if (principal.valueExists) await engine.valueExists.check(principal.valueExists);
   return principal;

@@ -7,6 +7,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { compileRules, servedApi } from '../access/compile-rules.js';
 import { loadQdrantApi } from '../api/qdrant-api.js';
 import { AuditLog } from '../audit/audit-log.js';
+import { KeySources } from '../auth/providers/key-sources.js';
 import { CallRecorder } from '../chain/call-record.js';
 import { loadConfig } from '../config/load.js';
 import { reloadedConfig } from '../config/reload.js';
@@ -68,6 +69,9 @@ export async function serve(file: string | null): Promise<number> {
     const state = new ServingState(new Set([...api.methods.keys()].map((p) => p.slice(1, p.indexOf('/', 1)))));
     state.onChange((serving) => metrics.setServing(serving));
     const rules = compileRules(api);
+    const keySources = new KeySources({ now: Date.now, logger, onFetch: (provider, ok) => metrics.keyFetch(provider, ok) });
+    opened.push(() => keySources.stop());
+    metrics.watchKeySets(() => keySources.statuses());
     const engineFor = (c: Readonly<Config>) =>
       buildEngine(c, {
         api,
@@ -75,6 +79,8 @@ export async function serve(file: string | null): Promise<number> {
         logger,
         scroll: createScrollLookup(api, forwarder, c.auth.value_exists_timeout_ms, c.limits.max_message_bytes),
         onValueExists: (hit) => metrics.valueExistsLookup(hit),
+        keySources,
+        onProviderToken: (provider, outcome) => metrics.providerToken(provider, outcome),
       });
     const audit = new AuditLog(config.audit, logger);
     const server = new ProxyServer(engineFor(config), {
@@ -114,6 +120,7 @@ export async function serve(file: string | null): Promise<number> {
             get isUpstreamUp() {
               return state.isUpstreamUp;
             },
+            providers: () => keySources.statuses(),
           })
         : null;
     if (cluster.isWorker) {
@@ -157,6 +164,7 @@ export async function serve(file: string | null): Promise<number> {
         probe.stop();
         serverTls.certificates?.stop();
         upstream.certificates?.stop();
+        keySources.stop();
         forwarder.close();
         await Promise.all([audit.close(), ops?.close()]);
         lifecycle.info('stopped');

@@ -81,6 +81,7 @@ function checkCrossKeyRules(c: Config): void {
     for (const [name, grant] of Object.entries(c.auth.client_cert_identities))
       need(!dup(grant), `auth.client_cert_identities.${name}: a collection is listed twice`);
   }
+  checkProviders(c, need);
   need(c.auth.max_credential_bytes < c.limits.max_metadata_bytes, 'auth.max_credential_bytes: must be below limits.max_metadata_bytes');
   need(
     c.limits.max_buffered_request_bytes >= c.limits.max_message_bytes,
@@ -99,6 +100,31 @@ function checkCrossKeyRules(c: Config): void {
   }
   const keys = [c.service.api_key, c.service.alt_api_key, c.service.read_only_api_key].filter((k) => k !== null);
   need(new Set(keys).size === keys.length, 'service.api_key, service.alt_api_key and service.read_only_api_key must all differ');
+}
+
+/** auth.jwt_providers: one key source each, distinct names and issuers, some way to grant access. */
+function checkProviders(c: Config, need: (cond: boolean, message: string) => void): void {
+  const names = new Set<string>();
+  const issuers = new Set<string>();
+  for (const p of c.auth.jwt_providers) {
+    const at = `auth.jwt_providers ${p.name}`;
+    need(!names.has(p.name), `${at}: another provider has this name`);
+    need(!issuers.has(p.issuer), `${at}: another provider has issuer ${p.issuer} (a token is routed by its iss)`);
+    names.add(p.name);
+    issuers.add(p.issuer);
+    const sources = [p.jwks_uri !== null, p.jwks_file !== null, p.discovery].filter(Boolean).length;
+    need(sources === 1, `${at}: set exactly one of jwks_uri, jwks_file, discovery: true`);
+    if (p.discovery) need(p.issuer.startsWith('https://'), `${at}: discovery: true needs an https:// issuer`);
+    need(p.access_claim !== null || p.access_rules.length > 0, `${at}: set access_claim or access_rules (a token needs some way to be granted access)`);
+    need(new Set(p.algorithms).size === p.algorithms.length, `${at}: algorithms lists one twice`);
+    p.access_rules.forEach((rule, i) => {
+      const grant = rule.access;
+      need(
+        typeof grant === 'string' || new Set(grant.map((g) => g.collection)).size === grant.length,
+        `${at}: access_rules[${i}].access: a collection is listed twice`,
+      );
+    });
+  }
 }
 
 /** `QDRANT__SERVICE__API_KEY=x` sets `service.api_key`; `QDRANT__LOG_LEVEL` sets `log_level`. */

@@ -14,6 +14,47 @@ const path = z.string().min(1).nullable();
 
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 
+/** An access grant, shaped like a Qdrant JWT's `access` claim: m, r, or a list of collection grants. */
+const grant = z.union([z.enum(['m', 'r']), z.array(z.strictObject({ collection: z.string(), access: z.enum(['r', 'rw', 'prw']) }))]);
+
+/** Asymmetric algorithms only: an external provider's public key must never be usable as an HMAC secret. */
+export const PROVIDER_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+/** An identity provider whose tokens the proxy accepts beside Qdrant's own (README "Identity providers"). */
+const jwtProvider = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, _ . -'),
+  issuer: z.string().min(1),
+  audiences: z.array(z.string().min(1)).min(1),
+  jwks_uri: z
+    .string()
+    .regex(/^https:\/\//, 'must be an https:// URL')
+    .nullable()
+    .default(null),
+  jwks_file: path.default(null),
+  discovery: bool.default(false),
+  algorithms: z.array(z.enum(PROVIDER_ALGORITHMS)).min(1).default(['RS256']),
+  leeway_seconds: int(0, 600).default(30),
+  require_exp: bool.default(true),
+  require_iat: bool.default(false),
+  max_token_age_seconds: int(1, 365 * 24 * 3600)
+    .nullable()
+    .default(null),
+  subject_claim: z.string().min(1).default('sub'),
+  access_claim: z.string().min(1).nullable().default(null),
+  access_rules: z.array(z.strictObject({ claim: z.string().min(1), contains: z.string().min(1), access: grant })).default([]),
+  jwks: z
+    .strictObject({
+      cache_seconds: int(10, 7 * 24 * 3600).default(300),
+      max_stale_seconds: int(0, 30 * 24 * 3600).default(3600),
+      unknown_kid_refetch_seconds: int(1, 3600).default(10),
+      timeout_ms: int(100, 60_000).default(5000),
+      max_bytes: int(1024, 16 * 1024 * 1024).default(1024 * 1024),
+      ca_cert: path.default(null),
+    })
+    .prefault({}),
+});
+export type JwtProviderConfig = z.infer<typeof jwtProvider>;
+
 export const configSchema = z.strictObject({
   // Beyond Qdrant: worker processes sharing the gRPC port (Node's cluster module); 1 = no cluster.
   workers: int(1, 64).default(1),
@@ -60,9 +101,9 @@ export const configSchema = z.strictObject({
       value_exists_cache_size: int(1, 10_000_000).default(10_000),
       value_exists_timeout_ms: int(1, 600_000).default(5_000),
       // Client certificate CN or SAN → access, shaped like a JWT `access` claim (m, r, or a list).
-      client_cert_identities: z
-        .record(z.string().min(1), z.union([z.enum(['m', 'r']), z.array(z.strictObject({ collection: z.string(), access: z.enum(['r', 'rw', 'prw']) }))]))
-        .default({}),
+      client_cert_identities: z.record(z.string().min(1), grant).default({}),
+      // Identity providers (OpenID Connect / JWKS) whose tokens are accepted beside Qdrant's own.
+      jwt_providers: z.array(jwtProvider).default([]),
     })
     .prefault({}),
   upstream: z

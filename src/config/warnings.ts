@@ -12,7 +12,7 @@ export function configWarnings(config: Readonly<Config>): string[] {
   const out: string[] = [];
   const keys = { 'service.api_key': service.api_key, 'service.alt_api_key': service.alt_api_key, 'service.read_only_api_key': service.read_only_api_key };
   const noKeys = Object.values(keys).every((k) => k === null);
-  if (noKeys && Object.keys(auth.client_cert_identities).length === 0) {
+  if (noKeys && Object.keys(auth.client_cert_identities).length === 0 && auth.jwt_providers.length === 0) {
     out.push('no authentication: every client has full (manage) access to Qdrant; set service.api_key');
   }
   if (!LOOPBACK.test(service.host) && !service.enable_tls) {
@@ -25,6 +25,9 @@ export function configWarnings(config: Readonly<Config>): string[] {
   }
   for (const [name, key] of Object.entries(keys)) {
     if (key !== null && key.length < MIN_KEY_LENGTH) out.push(`${name} is ${key.length} characters long: use at least ${MIN_KEY_LENGTH} random ones`);
+  }
+  for (const p of auth.jwt_providers) {
+    if (!p.require_exp) out.push(`auth.jwt_providers ${p.name}: require_exp is false: a token without exp is valid until its provider's keys rotate`);
   }
   if (metrics.enabled && !LOOPBACK.test(metrics.host)) {
     out.push(`metrics.host ${metrics.host}: /metrics, /healthz and /readyz need no credential; expose them only to your monitoring`);
@@ -41,5 +44,6 @@ export function authSummary(config: Readonly<Config>): string {
   if (service.jwt_rbac && service.api_key !== null) parts.push('JWT RBAC (HS256)');
   const identities = Object.keys(auth.client_cert_identities).length;
   if (identities > 0) parts.push(`${identities} client certificate identit${identities === 1 ? 'y' : 'ies'}`);
+  if (auth.jwt_providers.length > 0) parts.push(`identity providers (${auth.jwt_providers.map((p) => p.name).join(', ')})`);
   return parts.length === 0 ? 'none: every call has manage access' : parts.join(', ');
 }

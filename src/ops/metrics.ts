@@ -35,6 +35,18 @@ export class ProxyMetrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  private readonly keyFetches = new Counter({
+    name: 'qdrant_auth_proxy_jwks_fetches_total',
+    help: "Fetches of an identity provider's signing keys (JWKS), by provider and result (ok, error).",
+    labelNames: ['provider', 'result'] as const,
+    registers: [this.registry],
+  });
+  private readonly providerTokens = new Counter({
+    name: 'qdrant_auth_proxy_provider_tokens_total',
+    help: 'Identity provider tokens checked, by provider and outcome (ok, cached, expired, invalid_signature, unknown_key, rejected, no_access, keys_unavailable).',
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [this.registry],
+  });
   private readonly upstreamUp = new Gauge({
     name: 'qdrant_auth_proxy_upstream_up',
     help: "1 while the upstream answers the proxy's health probe.",
@@ -87,6 +99,41 @@ export class ProxyMetrics {
         for (const [name, value] of Object.entries(read())) this.labels(name).set(value);
       },
     });
+  }
+
+  /** Reports each provider's key set (age in seconds, usable or not), read at each scrape. */
+  watchKeySets(read: () => readonly { provider: string; ageSeconds: number | null; usable: boolean }[]): void {
+    if (!this.enabled) return;
+    new Gauge({
+      name: 'qdrant_auth_proxy_jwks_age_seconds',
+      help: "Age of an identity provider's current key set (-1: none yet).",
+      labelNames: ['provider'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset(); // a provider a reload removed drops out
+        for (const s of read()) this.labels(s.provider).set(s.ageSeconds ?? -1);
+      },
+    });
+    new Gauge({
+      name: 'qdrant_auth_proxy_jwks_usable',
+      help: "1 while an identity provider's tokens can be verified (keys present and not older than cache + max_stale_seconds).",
+      labelNames: ['provider'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of read()) this.labels(s.provider).set(s.usable ? 1 : 0);
+      },
+    });
+  }
+
+  keyFetch(provider: string, ok: boolean): void {
+    if (!this.enabled) return;
+    this.keyFetches.labels(provider, ok ? 'ok' : 'error').inc();
+  }
+
+  providerToken(provider: string, outcome: string): void {
+    if (!this.enabled) return;
+    this.providerTokens.labels(provider, outcome).inc();
   }
 
   valueExistsLookup(hit: boolean): void {

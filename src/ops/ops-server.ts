@@ -1,6 +1,7 @@
 // The operator's HTTP listener: /metrics (Prometheus text format), /healthz (the process is alive),
 // /readyz (the upstream answers and the proxy is not draining). No credentials; loopback by default.
 import { createServer, type Server } from 'node:http';
+import type { KeySetStatus } from '../auth/providers/key-source.js';
 
 /** What the listener reports: one process's state, or a cluster primary's view of its workers. */
 export interface OpsSource {
@@ -8,6 +9,8 @@ export interface OpsSource {
   readonly metricsContentType: string;
   readonly serving: boolean;
   readonly isUpstreamUp: boolean;
+  /** Identity providers' key sets, listed in /readyz's body (they do not change its status). */
+  providers?(): readonly KeySetStatus[];
 }
 
 export class OpsServer {
@@ -31,8 +34,9 @@ export class OpsServer {
           res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
           return;
         case '/readyz':
-          if (source.serving) res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
-          else res.writeHead(503, { 'content-type': 'text/plain' }).end(source.isUpstreamUp ? 'draining\n' : 'upstream unavailable\n');
+          if (source.serving) res.writeHead(200, { 'content-type': 'text/plain' }).end(`ready\n${providerLines(source)}`);
+          else
+            res.writeHead(503, { 'content-type': 'text/plain' }).end(`${source.isUpstreamUp ? 'draining' : 'upstream unavailable'}\n${providerLines(source)}`);
           return;
         default:
           res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -58,4 +62,18 @@ export class OpsServer {
       this.server.closeAllConnections();
     });
   }
+}
+
+/**
+ * One line per identity provider: a provider whose keys are unusable refuses its tokens, yet the
+ * proxy stays ready (other credentials still work), so it is shown here and in the metrics.
+ */
+function providerLines(source: OpsSource): string {
+  return (source.providers?.() ?? [])
+    .map((p) => {
+      const state = p.usable ? 'keys usable' : 'KEYS UNUSABLE: its tokens are refused';
+      const age = p.ageSeconds === null ? 'no key set yet' : `${p.keys} keys, fetched ${Math.round(p.ageSeconds)} s ago`;
+      return `provider ${p.provider}: ${state}; ${age}${p.lastError ? `; last fetch failed: ${p.lastError}` : ''}\n`;
+    })
+    .join('');
 }

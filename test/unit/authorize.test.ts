@@ -130,3 +130,26 @@ function varint(n: number): Buffer {
   out.push(n);
   return Buffer.from(out);
 }
+
+describe('authorize: global read with write grants (an identity provider token combining r with rw/prw collections)', () => {
+  for (const [mode, column] of [
+    ['rw', 'coll_rw'],
+    ['prw', 'coll_prw'],
+  ] as const) {
+    const principal: Principal = { access: 'read', authType: 'Jwt', provider: 'idp', writes: new Map([[COLLECTION, mode]]) };
+    for (const [method, expected] of Object.entries(EXPECTATIONS.methods)) {
+      if (expected.manage === 'no_auth') continue;
+      const rule = rules.get(method)!;
+      // What global read allows, plus what the collection grant allows on that collection.
+      const allowed = expected.read_only === 'allow' || (rule.need.scope === 'collection' && expected[column] !== 'deny');
+      it(`${method} × read + ${mode} on the collection → ${allowed ? 'allow' : 'deny'}, never filtered; other collections as read`, () => {
+        const run = () => authorize(rule, principal, requestNaming(COLLECTION));
+        if (allowed) expect(run().filter).toBeNull();
+        else expect(run).toThrow(ProxyError);
+        const elsewhere = () => authorize(rule, principal, requestNaming('another'));
+        if (expected.read_only === 'allow') expect(elsewhere().filter).toBeNull();
+        else expect(elsewhere).toThrow(expectedMessage(method, 'read_only'));
+      });
+    }
+  }
+});

@@ -2,6 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/config-error.js';
 import { applyEnvOverrides, parseConfig } from '../../src/config/load.js';
 
+/** A valid identity provider, with the fields a case changes. */
+const provider = (over: Record<string, unknown> = {}) => ({
+  name: 'p',
+  issuer: 'https://sso',
+  audiences: ['qdrant'],
+  discovery: true,
+  access_rules: [{ claim: 'scope', contains: 'qdrant:read', access: 'r' }],
+  ...over,
+});
+
 describe('config', () => {
   it('defaults match Qdrant where Qdrant has the key', () => {
     const c = parseConfig({});
@@ -23,6 +33,38 @@ describe('config', () => {
     [{ upstream: { url: 'https://h:1', cert: '/x' } }, /upstream\.cert and upstream\.key: set both/],
     [{ service: { api_key: 'a', read_only_api_key: 'a' } }, /must all differ/],
     [{ audit: { rotation: 'weekly' } }, /audit\.rotation/],
+    [{ auth: { jwt_providers: [provider({ discovery: false })] } }, /auth\.jwt_providers p: set exactly one of jwks_uri, jwks_file, discovery: true/],
+    [{ auth: { jwt_providers: [provider({ jwks_file: '/k.json' })] } }, /set exactly one of/],
+    [{ auth: { jwt_providers: [provider({ issuer: 'http://sso' })] } }, /auth\.jwt_providers p: discovery: true needs an https:\/\/ issuer/],
+    [{ auth: { jwt_providers: [provider({ discovery: false, jwks_uri: 'http://sso/jwks' })] } }, /jwt_providers\.0\.jwks_uri: must be an https:\/\/ URL/],
+    [{ auth: { jwt_providers: [provider({ access_rules: [] })] } }, /set access_claim or access_rules/],
+    [{ auth: { jwt_providers: [provider({ algorithms: ['HS256'] })] } }, /jwt_providers\.0\.algorithms\.0/],
+    [{ auth: { jwt_providers: [provider({ algorithms: ['none'] })] } }, /jwt_providers\.0\.algorithms\.0/],
+    [{ auth: { jwt_providers: [provider({ algorithms: ['RS256', 'RS256'] })] } }, /algorithms lists one twice/],
+    [{ auth: { jwt_providers: [provider({ audiences: [] })] } }, /jwt_providers\.0\.audiences/],
+    [{ auth: { jwt_providers: [provider(), provider({ issuer: 'https://other' })] } }, /auth\.jwt_providers p: another provider has this name/],
+    [{ auth: { jwt_providers: [provider(), provider({ name: 'q' })] } }, /auth\.jwt_providers q: another provider has issuer https:\/\/sso/],
+    [
+      {
+        auth: {
+          jwt_providers: [
+            provider({
+              access_rules: [
+                {
+                  claim: 'g',
+                  contains: 'x',
+                  access: [
+                    { collection: 'c', access: 'r' },
+                    { collection: 'c', access: 'rw' },
+                  ],
+                },
+              ],
+            }),
+          ],
+        },
+      },
+      /access_rules\[0\]\.access: a collection is listed twice/,
+    ],
   ])('%j is refused with a message naming the key', (raw, message) => {
     expect(() => parseConfig(raw)).toThrow(ConfigError);
     expect(() => parseConfig(raw)).toThrow(message);

@@ -33,6 +33,40 @@ describe('config/example.yaml', () => {
   });
 });
 
+describe('config/example.yaml identity provider', () => {
+  it('is a valid provider, and shows every provider key (with its default where it has one)', () => {
+    const lines = example.split('\n');
+    const start = lines.indexOf('  # jwt_providers:');
+    const end = lines.findIndex((line, i) => i > start && !line.startsWith('  #'));
+    const block = lines
+      .slice(start, end)
+      .map((line) => line.slice(4))
+      .join('\n');
+    const shown = parse(block) as { jwt_providers: Record<string, unknown>[] };
+    const provider = shown.jwt_providers[0]!;
+    const parsed = parseConfig({ auth: { jwt_providers: [provider] } }).auth.jwt_providers[0]!;
+    const defaults = parseConfig({
+      auth: {
+        jwt_providers: [{ name: 'n', issuer: 'https://i', audiences: ['a'], discovery: true, access_rules: [{ claim: 'c', contains: 'v', access: 'r' }] }],
+      },
+    }).auth.jwt_providers[0]!;
+    expect(Object.keys(provider).sort()).toEqual(Object.keys(parsed).sort());
+    expect(provider.jwks).toEqual(defaults.jwks);
+    for (const key of [
+      'jwks_uri',
+      'jwks_file',
+      'algorithms',
+      'leeway_seconds',
+      'require_exp',
+      'require_iat',
+      'max_token_age_seconds',
+      'subject_claim',
+      'access_claim',
+    ] as const)
+      expect(provider[key], key).toEqual(defaults[key]);
+  });
+});
+
 describe('README "Connecting clients"', () => {
   // Each snippet is the connecting code of the interop program that runs it (test/interop/).
   const programs = ['go/main.go', 'python/interop.py', 'rust/src/main.rs', 'java/src/main/java/interop/Interop.java', 'js/interop.mjs'];

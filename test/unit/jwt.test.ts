@@ -21,6 +21,7 @@ function auth(over: Partial<AuthSettings> = {}): Authenticator {
     maxCredentialBytes: 16384,
     tokenCacheSize: 100,
     certificateIdentities: new CertificateIdentities({}),
+    providers: new Map(),
     now: () => NOW,
     ...over,
   });
@@ -218,7 +219,7 @@ describe('JWT parsing as Qdrant parses (serde_json, jsonwebtoken 10)', () => {
   it('value_exists: integers stay exact, keys are Qdrant JSON paths', async () => {
     const a = only();
     const token = raw('{"value_exists":{"collection":"c","matches":[{"key":"user.id","value":1234567890123456789}]}}');
-    const principal = a.authenticate(bearer(token));
+    const principal = await a.authenticate(bearer(token));
     expect(principal.valueExists?.matches[0]?.value).toBe(1234567890123456789n);
     for (const bad of [
       '{"key":"","value":1}',
