@@ -1,12 +1,13 @@
 // The bin: check-config, token, serve's start-up errors, SIGTERM drain, SIGHUP reload.
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { decodeJwt } from 'jose';
+import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { forwardedSince, overrideForTest, type Stack, startStack } from '../helpers/proxy-stack.js';
@@ -120,6 +121,71 @@ describe('token', () => {
     const out = await bin(['token', '--exp', '-100'], { QDRANT__SERVICE__API_KEY: 'k' });
     expect(out.code).toBe(0);
     expect(decodeJwt(out.stdout.trim()).exp! - Date.now() / 1000).toBeLessThan(-90);
+  });
+});
+
+describe('token --private-key (identity provider tokens, for demos)', () => {
+  const keyFile = (name: string, text: string) => {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const files = {
+    rsa: keyFile('rsa.pem', rsa.privateKey.export({ type: 'pkcs1', format: 'pem' }) as string),
+    ec384: keyFile('ec.pem', generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey.export({ type: 'sec1', format: 'pem' }) as string),
+    ed: keyFile('ed.jwk', JSON.stringify({ ...generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }), kid: 'ed-1' })),
+    publicOnly: keyFile('public.pem', rsa.publicKey.export({ type: 'spki', format: 'pem' }) as string),
+  };
+
+  it.each([
+    ['rsa', 'RS256'],
+    ['ec384', 'ES384'],
+    ['ed', 'EdDSA'],
+  ] as const)('%s key: --jwks prints the public set, the token verifies against it (alg %s)', async (name, alg) => {
+    const jwks = await bin(['token', '--private-key', files[name], '--jwks']);
+    expect(jwks.code).toBe(0);
+    const set = JSON.parse(jwks.stdout) as { keys: { kid: string; alg: string; d?: string }[] };
+    expect(set.keys[0]).toMatchObject({ alg, use: 'sig' });
+    expect(set.keys[0]!.d).toBeUndefined();
+    if (name === 'ed') expect(set.keys[0]!.kid).toBe('ed-1');
+    const out = await bin([
+      'token',
+      '--private-key',
+      files[name],
+      '--issuer',
+      'https://sso.example.com',
+      '--audience',
+      'qdrant',
+      '--sub',
+      'alice',
+      '--claims',
+      '{"groups":["qdrant-admins"]}',
+    ]);
+    expect(out.code).toBe(0);
+    const { payload, protectedHeader } = await jwtVerify(out.stdout.trim(), createLocalJWKSet(set as never), {
+      issuer: 'https://sso.example.com',
+      audience: 'qdrant',
+    });
+    expect(protectedHeader).toMatchObject({ alg, kid: set.keys[0]!.kid });
+    expect(payload).toMatchObject({ sub: 'alice', groups: ['qdrant-admins'] });
+    expect(payload.exp! - payload.iat!).toBe(3600);
+  });
+
+  it.each([
+    [['--private-key', 'missing.pem'], '--private-key: cannot read missing.pem: ENOENT'],
+    [['--private-key', 'PUBLIC'], 'holds no private key'],
+    [['--private-key', 'RSA', '--alg', 'HS256'], '--alg: expected one of RS256'],
+    [['--private-key', 'RSA', '--alg', 'ES256'], '--alg ES256 does not suit the key'],
+    [['--private-key', 'RSA', '--claims', '[1]'], '--claims: expected a JSON object of claims'],
+    [['--private-key', 'RSA', '--config', 'x.yaml'], '--config: not with --private-key'],
+    [['--issuer', 'https://x'], '--issuer: only with --private-key'],
+  ])('refuses %j clearly', async (args, message) => {
+    const resolved = args.map((a) => (a === 'RSA' ? files.rsa : a === 'PUBLIC' ? files.publicOnly : a));
+    const out = await bin(['token', ...resolved], { QDRANT__SERVICE__API_KEY: 'k' });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain(message);
+    expect(out.stderr).not.toMatch(/\n\s+at /);
   });
 });
 
