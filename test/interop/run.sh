@@ -11,6 +11,10 @@
 #   deadline        a call with a short client deadline (INTEROP_TIMEOUT_MS) to a method the upstream
 #                   delays (DELAY_METHOD, DELAY_MS) fails with DEADLINE_EXCEEDED well before the delay
 #
+# Then (test/interop/hydra.sh) a real OpenID Connect provider, ory/hydra v2.3.0 built from the Go
+# module proxy, issues client-credentials JWT access tokens that the JS client presents to a proxy
+# configured with hydra as an identity provider (steps token-admin, token-read, token-none).
+#
 # Upstream: the stand-in (NOT Qdrant) over mutual TLS, with `--delay`. Proxy: TLS on 127.0.0.1,
 # jwt_rbac on, random keys per run; clients connect to https://localhost:PORT and trust certs/out/ca.pem.
 #
@@ -20,7 +24,7 @@
 # "PASS <step>: detail" or "FAIL <step>: detail". A step it does not report counts as failed.
 #
 # A client whose toolchain is missing is skipped (SKIP, with the reason). INTEROP_CLIENTS="go js"
-# runs only those; INTEROP_KEEP_LOGS=1 keeps the proxy's, stand-in's and clients' output. Results are counted per client and step (5 clients x 4 steps) and written to
+# runs only those ("tools" and "oidc" name the last two parts); INTEROP_KEEP_LOGS=1 keeps the proxy's, stand-in's and clients' output. Results are counted per client and step (5 clients x 4 steps) and written to
 # .test-results/interop.json as {"passed": N, "failed": N, "skipped": N}; exit 1 if any failed.
 #
 # Caches (outside the clone, so reruns are fast): ${XDG_CACHE_HOME:-~/.cache}/qdrant-auth-proxy/interop
@@ -289,6 +293,23 @@ EOF
       fi
     done <<<"$readme_commands"
   fi
+fi
+
+# ---- a real OpenID Connect provider: ory/hydra's tokens through the proxy (test/interop/hydra.sh) ------
+if ! selected oidc; then
+  record SKIP oidc all "not in INTEROP_CLIENTS=\"$INTEROP_CLIENTS\""
+else
+  started=$SECONDS
+  bash test/interop/hydra.sh "$work" "$upstream_port" "$tools" >"$work/oidc.out" 2>"$work/oidc.err"
+  while IFS= read -r line; do
+    status=${line%% *} rest=${line#* }
+    record "$status" oidc "${rest%%: *}" "${rest#*: }"
+  done < <(grep -E '^(PASS|FAIL|SKIP) ' "$work/oidc.out")
+  grep -qE '^(PASS|FAIL|SKIP) ' "$work/oidc.out" || record FAIL oidc all "no result (see the output below)"
+  if grep -qE '^FAIL ' "$work/oidc.out" || ! grep -qE '^(PASS|SKIP) ' "$work/oidc.out"; then
+    grep -vE '^(PASS|FAIL|SKIP) ' "$work/oidc.out" "$work/oidc.err" | tail -n 30 | sed 's/^/  | /'
+  fi
+  echo "  (oidc: $((SECONDS - started)) s, hydra build included when not cached)"
 fi
 
 write_results
