@@ -34,10 +34,14 @@ const ROWS = {
   apikey: { label: 'proxy, api-key', serves: 'proxy' },
   jwt: { label: 'proxy, JWT (collection rw)', serves: 'proxy' },
   value_exists: { label: 'proxy, JWT + value_exists (warm)', serves: 'proxy' },
+  rs256: { label: 'proxy, IdP token RS256 (collection rw)', serves: 'proxy' },
+  es256: { label: 'proxy, IdP token ES256 (collection rw)', serves: 'proxy' },
   tls: { label: 'proxy, no auth, TLS listener', serves: 'proxy' },
   mtls: { label: 'proxy, no auth, mutual-TLS listener', serves: 'proxy' },
 };
 const rowLabel = (table, row) => (row === 'jwt' && table === 'calls-list' ? 'proxy, JWT (collection bench): reply filtered' : (ROWS[row]?.label ?? row));
+
+const COUNT_CALL_TEXT = 'Points/Count';
 
 // Targets of the record (printed, not asserted: the exit status does not depend on them).
 const TARGETS = {
@@ -46,6 +50,7 @@ const TARGETS = {
   cpuPer1k: 0.15, // proxy CPU seconds per 1000 calls
   rssMb: 100, // proxy peak RSS under full load
   authCost: { jwt: 0.05, value_exists: 0.1 }, // extra time per call over no auth (count table)
+  providerVsHs256Cpu: 0.05, // an identity provider token: at most 5% more proxy CPU per call than HS256 (count table)
 };
 
 // --- call data ------------------------------------------------------------------------------------
@@ -588,7 +593,7 @@ function report(dir) {
   if (count?.byRow.proxy && (count.byRow.jwt || count.byRow.apikey)) {
     const b = count.byRow.proxy;
     const authRows = [];
-    for (const r of ['apikey', 'jwt', 'value_exists']) {
+    for (const r of ['apikey', 'jwt', 'value_exists', 'rs256', 'es256']) {
       const m = count.byRow[r];
       if (!m) continue;
       const cost = b.rps / m.rps - 1;
@@ -613,8 +618,46 @@ function report(dir) {
     );
   }
 
+  // Identity provider tokens against Qdrant's HS256 token, same proxy process, same grant.
+  const providerTargets = [];
+  if (count?.byRow.jwt && (count.byRow.rs256 || count.byRow.es256)) {
+    const j = count.byRow.jwt;
+    const providerRows = [];
+    for (const r of ['rs256', 'es256']) {
+      const m = count.byRow[r];
+      if (!m) continue;
+      const cpu = m.cpuPer1k / j.cpuPer1k - 1;
+      providerRows.push([ROWS[r].label, ratio(m.rps, j.rps), pct(cpu), signed(m.p50 - j.p50), yes(cpu <= TARGETS.providerVsHs256Cpu)]);
+      providerTargets.push([
+        `IdP token <= +${TARGETS.providerVsHs256Cpu * 100}% proxy CPU per call vs HS256`,
+        `${COUNT_CALL_TEXT}, full load, ${ROWS[r].label}`,
+        `${pct(cpu)} (${fmt(m.cpuPer1k, 3)} vs ${fmt(j.cpuPer1k, 3)} s/1k)`,
+        yes(cpu <= TARGETS.providerVsHs256Cpu),
+      ]);
+    }
+    o.line();
+    o.heading(3, "Identity provider tokens vs Qdrant's HS256 token (`Points/Count`, full load, same proxy, warm token cache)");
+    o.table(['token', 'calls/s vs HS256', 'proxy CPU/call vs HS256', 'added p50 ms', `CPU within +${TARGETS.providerVsHs256Cpu * 100}%?`], providerRows);
+  }
+  const verifyFile = join(dir, 'verify-cost.json');
+  if (existsSync(verifyFile)) {
+    const v = JSON.parse(readFileSync(verifyFile, 'utf8'));
+    o.line();
+    o.heading(3, 'Token verification, in-process (`bench/verify-cost.mjs`)');
+    o.line(
+      `Microseconds per \`Authenticator.authenticate\` of the built proxy, ${v.calls} sequential calls after ${v.warmup} warm-up ones (${v.node}): ` +
+        'cold = no token cache, every call verifies the signature and reads the claims; warm = the token cache answers (what a client reusing its token costs).',
+    );
+    o.line();
+    o.table(
+      ['token', 'cold µs/verify', 'warm µs/call'],
+      Object.entries(v.results).map(([alg, r]) => [alg === 'HS256' ? "HS256 (Qdrant's)" : `${alg} (identity provider)`, fmt(r.cold_us, 1), fmt(r.warm_us, 2)]),
+    );
+    summary.verify_cost = v;
+  }
+
   // Targets of the record.
-  const targets = [];
+  const targets = [...providerTargets];
   for (const t of full) {
     const j = t.byRow.jwt;
     const n = t.byRow.nginx;

@@ -7,6 +7,7 @@
 #   grpcjs        the same with upstream.transport grpc-js
 #   pool          the same with upstream.transport http2 and upstream.connections 4
 #   apikey, jwt, value_exists   a proxy with an API key and jwt_rbac, with each credential
+#   rs256, es256  the same proxy, with identity provider tokens (auth.jwt_providers, jwks_file keys)
 #   tls, mtls     a proxy without keys whose listener speaks TLS / requires client certificates
 # Tables (bench/README.md explains each): "calls" (Search, Upsert, List at full load), "count" (the
 # cheap Points/Count at full load, every path), "rate" (Count and Search at a fixed rate: latency).
@@ -16,7 +17,8 @@
 #   BENCH_SECTIONS [calls nginx auth transport tls rate]   which parts to run (comma- or space-separated):
 #       calls      the Search / Upsert / List table
 #       nginx      the nginx rows (nginx is installed with apt-get if missing; skipped with a reason if it cannot be)
-#       auth       the api-key / JWT / value_exists rows
+#       auth       the api-key / JWT / value_exists / identity provider rows, and the in-process
+#                  token verification cost (bench/verify-cost.mjs: µs per verify, cold and warm)
 #       transport  the grpc-js transport rows
 #       tls        the TLS and mutual-TLS listener rows (count and rate tables)
 #       rate       the fixed-rate (latency) tables
@@ -313,14 +315,32 @@ if has_section auth; then
   TOKEN_JWT="$(mint --access '[{"collection":"bench","access":"rw"}]')" || die "token (collection rw) could not be minted"
   TOKEN_VE="$(mint --access r --value-exists '{"collection":"bench_users","matches":[{"key":"user","value":"alice"}]}')" ||
     die "token (value_exists) could not be minted"
-  printf '%s\n' "$API_KEY" "$TOKEN_JWT" "$TOKEN_VE" >"$TMP/secrets"
+  # Identity provider tokens (rows rs256, es256): a key pair per algorithm made now, its public
+  # JWKS in a jwks_file, tokens minted with the CLI granting what the jwt row's token grants.
+  PROVIDERS_YAML=""
+  for alg in RS256 ES256; do
+    case "$alg" in
+      RS256) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/$alg.pem" 2>/dev/null ;;
+      ES256) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TMP/$alg.pem" 2>/dev/null ;;
+    esac || die "could not make an $alg key"
+    node dist/cli/main.js token --private-key "$TMP/$alg.pem" --jwks >"$TMP/jwks-$alg.json" || die "no JWKS for the $alg key"
+    issuer="https://bench-${alg,,}.example.com"
+    token="$(node dist/cli/main.js token --private-key "$TMP/$alg.pem" --issuer "$issuer" --audience qdrant --exp 86400 \
+      --claims '{"qdrant":{"access":[{"collection":"bench","access":"rw"}]}}')" || die "token ($alg) could not be minted"
+    printf '%s\n' "$token" >>"$TMP/secrets"
+    printf '{"authorization":"Bearer %s"}\n' "$token" >"$TMP/md-${alg,,}.json"
+    PROVIDERS_YAML+="{ name: $alg, issuer: \"$issuer\", audiences: [qdrant], jwks_file: $TMP/jwks-$alg.json, algorithms: [$alg], access_claim: qdrant.access }, "
+  done
+  printf '%s\n' "$API_KEY" "$TOKEN_JWT" "$TOKEN_VE" >>"$TMP/secrets"
   printf '{"api-key":"%s"}\n' "$API_KEY" >"$TMP/md-apikey.json"
   printf '{"authorization":"Bearer %s"}\n' "$TOKEN_JWT" >"$TMP/md-jwt.json"
   printf '{"authorization":"Bearer %s"}\n' "$TOKEN_VE" >"$TMP/md-value_exists.json"
   start_proxy auth ", jwt_rbac: true" http2 \
-    "auth: { value_exists_cache_ttl_seconds: $VALUE_EXISTS_TTL }   # api_key: QDRANT__SERVICE__API_KEY in the environment" \
+    "auth: { value_exists_cache_ttl_seconds: $VALUE_EXISTS_TTL, jwt_providers: [${PROVIDERS_YAML%, }] }   # api_key: QDRANT__SERVICE__API_KEY in the environment" \
     QDRANT__SERVICE__API_KEY="$API_KEY"
-  for row in apikey jwt value_exists; do add_row "$row" "$PROXY_PID" "$PROXY_PORT" --insecure "$TMP/md-$row.json"; done
+  for row in apikey jwt value_exists rs256 es256; do add_row "$row" "$PROXY_PID" "$PROXY_PORT" --insecure "$TMP/md-$row.json"; done
+  log "token verification cost, in-process (bench/verify-cost.mjs)"
+  node bench/verify-cost.mjs "$RESULTS" >&2 || die "bench/verify-cost.mjs failed"
 fi
 
 if has_section tls; then
@@ -569,7 +589,7 @@ if has_section calls; then
 fi
 if ((COUNT_TABLE)); then
   matrix count "$COUNT_CALL" "$TMP/count.json" "$COUNT_ROUNDS" "$COUNT_DURATION" "$COUNT_WARMUP" 0 \
-    direct nginx proxy grpcjs pool apikey jwt value_exists tls mtls
+    direct nginx proxy grpcjs pool apikey jwt rs256 es256 value_exists tls mtls
 fi
 if has_section rate; then
   if [[ -n "${BENCH_RATE_COUNT:-}" ]]; then RATE_COUNT="$BENCH_RATE_COUNT"; else rate_for count count; RATE_COUNT="$RATE"; fi
