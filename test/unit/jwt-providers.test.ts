@@ -423,6 +423,35 @@ describe('keys, fetched well', () => {
     }
   });
 
+  it('a reload refused for an unreadable CA file starts nothing and keeps the sets in force', async () => {
+    const provider = (name: string, ca: string) => ({
+      name,
+      issuer: `https://${name}`,
+      audiences: ['q'],
+      jwks_uri: idp.jwksUri,
+      access_claim: 'a',
+      jwks: { ca_cert: ca },
+    });
+    const sources = new KeySources({ now: Date.now, logger: silent, onFetch: () => undefined });
+    try {
+      buildProviders(parseConfig({ auth: { jwt_providers: [provider('kept', certs.path('ca.pem'))] } }).auth.jwt_providers, sources);
+      const before = sources.statuses();
+      const next = parseConfig({ auth: { jwt_providers: [provider('new', certs.path('ca.pem')), provider('broken', '/nonexistent/ca.pem')] } });
+      await until(() => sources.statuses()[0]!.keys > 0, 10_000, 'keys');
+      const fetches = idp.jwksFetches;
+      expect(() => buildProviders(next.auth.jwt_providers, sources)).toThrow('auth.jwt_providers broken: cannot read jwks.ca_cert /nonexistent/ca.pem: ENOENT');
+      expect(sources.statuses().map((s) => s.provider)).toEqual(before.map((s) => s.provider));
+      // A fetch made after the refusal is the only one the IdP sees (a source started for `new` would have fetched first).
+      const probe = new KeySources({ now: Date.now, logger: silent, onFetch: () => undefined });
+      buildProviders(parseConfig({ auth: { jwt_providers: [provider('probe', certs.path('ca.pem'))] } }).auth.jwt_providers, probe);
+      await until(() => probe.statuses()[0]!.keys > 0, 10_000, 'probe keys');
+      probe.stop();
+      expect(idp.jwksFetches).toBe(fetches + 1);
+    } finally {
+      sources.stop();
+    }
+  });
+
   it('buildEngine refuses providers without key sources (a wiring error, not a silent no-auth)', () => {
     const config = parseConfig({ auth: { jwt_providers: [{ name: 'x', issuer: 'https://x', audiences: ['q'], discovery: true, access_claim: 'a' }] } });
     expect(() =>

@@ -13,13 +13,17 @@ export class KeySources {
 
   /** The key source of each provider, by provider name. Throws when a CA file cannot be read. */
   sync(providers: readonly JwtProviderConfig[]): ReadonlyMap<string, KeySource> {
-    const next = new Map<string, KeySource>();
-    const byName = new Map<string, KeySource>();
-    for (const provider of providers) {
+    // Every file is read before anything starts: a reload refused for an unreadable CA leaves no source behind.
+    const wanted = providers.map((provider) => {
       const ca = readCa(provider);
       // A CA file rewritten in place counts as a change too.
       const caDigest = ca ? createHash('sha256').update(ca).digest('hex') : null;
       const identity = JSON.stringify([provider.name, provider.issuer, provider.jwks_uri, provider.jwks_file, provider.discovery, provider.jwks, caDigest]);
+      return { provider, ca, identity };
+    });
+    const next = new Map<string, KeySource>();
+    const byName = new Map<string, KeySource>();
+    for (const { provider, ca, identity } of wanted) {
       let source = this.sources.get(identity) ?? next.get(identity);
       if (!source) {
         source = new KeySource(
