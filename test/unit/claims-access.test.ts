@@ -15,7 +15,12 @@ describe('claimAt', () => {
     expect(claimAt(claims, 'resource_access.qdrant.roles')).toEqual(['team-a']);
     expect(claimAt(claims, 'https://example.com/roles')).toEqual(['admin']);
     expect(claimAt(claims, 'realm.a.b.c')).toBe(1);
-    expect(claimAt(claims, 'realm.a.b.d')).toBe(2);
+  });
+
+  it('the longest key wins and the path goes on from it alone (no second reading)', () => {
+    expect(claimAt(claims, 'realm.a.b.d')).toBeUndefined();
+    expect(claimAt({ 'a.b': {}, a: { b: { c: ['x'] } } }, 'a.b.c')).toBeUndefined();
+    expect(claimAt({ a: { b: { c: ['x'] } } }, 'a.b.c')).toEqual(['x']);
   });
 
   it('is undefined where the path leads nowhere (no indexing into lists or strings)', () => {
@@ -29,10 +34,14 @@ describe('claimAt', () => {
 });
 
 describe('claimContains', () => {
-  it('matches a string, a word of a space-separated scope, or an item of a list', () => {
+  it('matches a string, a word of a space-separated scope (scope, scp), or an item of a list', () => {
     expect(claimContains('qdrant-admins', 'qdrant-admins')).toBe(true);
-    expect(claimContains('openid qdrant:read email', 'qdrant:read')).toBe(true);
-    expect(claimContains('openid qdrant:read:all', 'qdrant:read')).toBe(false);
+    expect(claimContains('openid qdrant:read email', 'qdrant:read', 'scope')).toBe(true);
+    expect(claimContains('openid qdrant:read email', 'qdrant:read', 'token.scp')).toBe(true);
+    expect(claimContains('openid qdrant:read:all', 'qdrant:read', 'scope')).toBe(false);
+    // Any other string is compared whole: a free-text claim does not grant by holding a word.
+    expect(claimContains('evil reporter@p.iam.gserviceaccount.com', 'reporter@p.iam.gserviceaccount.com', 'email')).toBe(false);
+    expect(claimContains('Alice qdrant-admins', 'qdrant-admins', 'name')).toBe(false);
     expect(claimContains(['a', 'team-a'], 'team-a')).toBe(true);
     expect(claimContains(['team-ab'], 'team-a')).toBe(false);
     expect(claimContains([['team-a']], 'team-a')).toBe(false);

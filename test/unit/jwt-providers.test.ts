@@ -1,11 +1,16 @@
 // Identity provider tokens through the Authenticator, against a local HTTPS IdP (test/helpers/idp.ts).
+import { execFileSync } from 'node:child_process';
 import { createHmac, createPublicKey } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../src/auth/authenticate.js';
 import { CertificateIdentities } from '../../src/auth/client-certificate.js';
+import { displayUrl, readJsonFile } from '../../src/auth/providers/jwks-fetch.js';
 import { KeySources } from '../../src/auth/providers/key-sources.js';
 import { parseConfig } from '../../src/config/load.js';
 import { buildEngine, buildProviders } from '../../src/engine.js';
@@ -389,6 +394,29 @@ describe('keys, fetched well', () => {
       expect(status.lastError, message).toContain(message);
       h.sources.stop();
     }
+  });
+
+  it('a jwks_file: a regular file only, within the size cap; a FIFO or a huge file is refused, not waited on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qap-jwks-file-'));
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    await expect(readJsonFile(fifo, { timeoutMs: 200, maxBytes: 1024 })).rejects.toThrow(`${fifo} is not a regular file`);
+    const huge = join(dir, 'huge.json');
+    writeFileSync(huge, JSON.stringify({ keys: [], pad: 'x'.repeat(4096) }));
+    await expect(readJsonFile(huge, { timeoutMs: 1000, maxBytes: 1024 })).rejects.toThrow(/huge\.json is \d+ bytes, over 1024/);
+    const file = join(dir, 'jwks.json');
+    writeFileSync(file, JSON.stringify({ keys: [rsa.publicJwk] }));
+    const h = await harness({ jwks_uri: null, jwks_file: file });
+    expect(await outcome(h, await idp.sign(rsa, claims()))).toBe('manage');
+  });
+
+  it('URLs in fetch errors lose any user:password and query (they reach logs and /readyz)', async () => {
+    expect(displayUrl('https://user:pw@sso.example.com:8443/keys?token=abc#x')).toBe('https://sso.example.com:8443/keys');
+    expect(displayUrl('/next?sig=1', 'https://sso.example.com/jwks')).toBe('https://sso.example.com/next');
+    idp.behaviour = { kind: 'redirect', location: 'https://admin:secret@elsewhere.example.com/jwks?token=abc' };
+    const h = await harness();
+    const status = h.sources.statuses().find((s) => s.provider === 'idp')!;
+    expect(status.lastError).toBe(`${idp.jwksUri} answered a redirect to https://elsewhere.example.com/jwks (not followed)`);
   });
 
   it('discovery: the jwks_uri of the issuer document, whose issuer must match', async () => {

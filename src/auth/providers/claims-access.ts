@@ -3,6 +3,7 @@
 // (a string, a list, or a space-separated `scope`) contains a value. Every grant that follows is
 // combined (their union); a token from which none follows gets none: never the manage access
 // Qdrant gives its own tokens without `access`. Pure: no I/O.
+import { asGrant } from '../grant-shape.js';
 import type { AccessGrant, CollectionMode } from '../principal.js';
 
 export interface AccessRule {
@@ -34,14 +35,17 @@ export function accessFromClaims(claims: Readonly<Record<string, unknown>>, spec
   if (spec.accessClaim !== null) {
     const value = claimAt(claims, spec.accessClaim);
     if (value !== undefined) {
-      const grant = readGrant(value);
+      const grant = asGrant(value);
       if (!grant) throw new AccessClaimError(`claim ${spec.accessClaim} is not shaped like Qdrant's access claim`);
       grants.push(grant);
     }
   }
-  for (const rule of spec.rules) if (claimContains(claimAt(claims, rule.claim), rule.contains)) grants.push(rule.access);
+  for (const rule of spec.rules) if (claimContains(claimAt(claims, rule.claim), rule.contains, rule.claim)) grants.push(rule.access);
   return combine(grants);
 }
+
+/** Claims whose string value is a space-separated list of scopes (the last segment of the path). */
+const SCOPE_CLAIM = /(^|\.)(scope|scp)$/;
 
 /** Mode order: r < prw < rw (prw is rw limited to points). */
 const RANK: Readonly<Record<CollectionMode, number>> = { r: 0, prw: 1, rw: 2 };
@@ -62,47 +66,31 @@ export function combine(grants: readonly AccessGrant[]): CombinedAccess | null {
 
 /**
  * The claim at a dotted path (`resource_access.qdrant.roles`). A key may itself contain dots, as
- * namespaced claims do (`https://example.com/roles`): at each level the longest key present wins.
+ * namespaced claims do (`https://example.com/roles`): at each level the longest key present wins,
+ * and the path continues from it alone (no second reading of the same path).
  */
 export function claimAt(claims: unknown, path: string): unknown {
-  return lookUp(claims, path.split('.'));
-}
-
-function lookUp(value: unknown, segments: readonly string[]): unknown {
-  if (segments.length === 0) return value;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  for (let end = segments.length; end > 0; end--) {
-    const key = segments.slice(0, end).join('.');
-    if (Object.hasOwn(value, key)) {
-      const found = lookUp((value as Record<string, unknown>)[key], segments.slice(end));
-      if (found !== undefined) return found;
-    }
+  let value = claims;
+  let segments = path.split('.');
+  while (segments.length > 0) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    const object = value as Record<string, unknown>;
+    let end = segments.length;
+    while (end > 0 && !Object.hasOwn(object, segments.slice(0, end).join('.'))) end--;
+    if (end === 0) return undefined;
+    value = object[segments.slice(0, end).join('.')];
+    segments = segments.slice(end);
   }
-  return undefined;
+  return value;
 }
 
-/** A string equal to the value or holding it as one of its space-separated words (`scope`); a list holding it. */
-export function claimContains(claim: unknown, value: string): boolean {
-  if (typeof claim === 'string') return claim === value || claim.split(' ').includes(value);
+/**
+ * The claim equals the value, or is a list holding it; a `scope` or `scp` claim (OAuth's
+ * space-separated scopes) may also hold it as one of its words. Other strings are never split: a
+ * free-text claim such as a name must not grant by containing a word.
+ */
+export function claimContains(claim: unknown, value: string, path = ''): boolean {
+  if (typeof claim === 'string') return claim === value || (SCOPE_CLAIM.test(path) && claim.split(' ').includes(value));
   if (Array.isArray(claim)) return claim.some((item) => item === value);
   return false;
-}
-
-const MODES: ReadonlySet<string> = new Set(['r', 'rw', 'prw']);
-
-/** Qdrant's `access` shape: "m", "r", or a list of {collection, access} with distinct collections. */
-function readGrant(value: unknown): AccessGrant | null {
-  if (value === 'm' || value === 'r') return value;
-  if (!Array.isArray(value)) return null;
-  const seen = new Set<string>();
-  const grants: { collection: string; access: CollectionMode }[] = [];
-  for (const item of value) {
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) return null;
-    const { collection, access, ...rest } = item as Record<string, unknown>;
-    if (typeof collection !== 'string' || typeof access !== 'string' || !MODES.has(access) || Object.keys(rest).length > 0) return null;
-    if (seen.has(collection)) return null;
-    seen.add(collection);
-    grants.push({ collection, access: access as CollectionMode });
-  }
-  return grants;
 }

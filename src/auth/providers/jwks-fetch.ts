@@ -1,6 +1,9 @@
-// One HTTPS GET of an identity provider's JSON document (OpenID discovery or a JWKS): its own CA when
-// configured, a deadline, a size cap, no redirects followed (a redirect is an error: a key set comes
-// from the URL configured, nowhere else), JSON only.
+// One read of an identity provider's JSON document (OpenID discovery or a JWKS). Over HTTPS: its own
+// CA when configured, a deadline, a size cap, no redirects followed (a redirect is an error: a key
+// set comes from the URL configured, nowhere else). From a file (jwks_file): a regular file only,
+// the same deadline and cap. URLs in errors (logged, shown by /readyz) lose any user:password and
+// query string.
+import { readFile, stat } from 'node:fs/promises';
 import { get } from 'node:https';
 
 export interface FetchOptions {
@@ -11,6 +14,7 @@ export interface FetchOptions {
 }
 
 export function fetchJson(url: string, options: FetchOptions): Promise<unknown> {
+  const shown = displayUrl(url);
   return new Promise((resolve, reject) => {
     let settled = false;
     const done = (err: Error | null, value?: unknown) => {
@@ -24,13 +28,14 @@ export function fetchJson(url: string, options: FetchOptions): Promise<unknown> 
       const status = response.statusCode ?? 0;
       if (status !== 200) {
         response.resume();
-        const where = status >= 300 && status < 400 ? `a redirect to ${response.headers.location ?? '?'} (not followed)` : `HTTP ${status}`;
-        return done(new Error(`${url} answered ${where}`));
+        const location = response.headers.location;
+        const where = status >= 300 && status < 400 ? `a redirect to ${location ? displayUrl(location, url) : '?'} (not followed)` : `HTTP ${status}`;
+        return done(new Error(`${shown} answered ${where}`));
       }
       const declared = Number(response.headers['content-length'] ?? 0);
       if (declared > options.maxBytes) {
         response.destroy();
-        return done(new Error(`${url} is ${declared} bytes, over ${options.maxBytes}`));
+        return done(new Error(`${shown} is ${declared} bytes, over ${options.maxBytes}`));
       }
       const chunks: Buffer[] = [];
       let size = 0;
@@ -38,7 +43,7 @@ export function fetchJson(url: string, options: FetchOptions): Promise<unknown> 
         size += chunk.length;
         if (size > options.maxBytes) {
           response.destroy();
-          return done(new Error(`${url} is over ${options.maxBytes} bytes`));
+          return done(new Error(`${shown} is over ${options.maxBytes} bytes`));
         }
         chunks.push(chunk);
       });
@@ -46,15 +51,53 @@ export function fetchJson(url: string, options: FetchOptions): Promise<unknown> 
         try {
           done(null, JSON.parse(Buffer.concat(chunks).toString('utf8')));
         } catch {
-          done(new Error(`${url} is not JSON`));
+          done(new Error(`${shown} is not JSON`));
         }
       });
       response.on('error', (err) => done(err));
     });
     const timer = setTimeout(() => {
       request.destroy();
-      done(new Error(`${url} did not answer within ${options.timeoutMs} ms`));
+      done(new Error(`${shown} did not answer within ${options.timeoutMs} ms`));
     }, options.timeoutMs);
     request.on('error', (err) => done(err));
   });
+}
+
+/** Files being read: one read per file at a time, so a file that blocks (a FIFO, a hung mount) holds one thread, not one per refresh. */
+const reading = new Set<string>();
+
+/** A JWKS file: a regular file of at most `maxBytes`, read within `timeoutMs`. */
+export async function readJsonFile(file: string, options: Pick<FetchOptions, 'timeoutMs' | 'maxBytes'>): Promise<unknown> {
+  if (reading.has(file)) throw new Error(`${file}: the previous read has not finished`);
+  reading.add(file);
+  const read = (async () => {
+    const info = await stat(file);
+    if (!info.isFile()) throw new Error(`${file} is not a regular file`);
+    if (info.size > options.maxBytes) throw new Error(`${file} is ${info.size} bytes, over ${options.maxBytes}`);
+    return readFile(file, 'utf8');
+  })().finally(() => reading.delete(file));
+  let timer: NodeJS.Timeout | undefined;
+  const text = await Promise.race([
+    read,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${file} was not read within ${options.timeoutMs} ms`)), options.timeoutMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  if (Buffer.byteLength(text) > options.maxBytes) throw new Error(`${file} is over ${options.maxBytes} bytes`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${file} is not JSON`);
+  }
+}
+
+/** A URL as errors show it: scheme, host, port and path; no user:password, query or fragment. */
+export function displayUrl(url: string, base?: string): string {
+  try {
+    const u = new URL(url, base);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(an unreadable URL)';
+  }
 }

@@ -4,10 +4,9 @@
 // provider's tokens are refused (fail closed). A token naming a key the set lacks may trigger one
 // fetch per `unknown_kid_refetch_seconds`, so a flood of random key ids is not a flood of fetches.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import type { Logger } from '../../log/logger.js';
-import { type FetchOptions, fetchJson } from './jwks-fetch.js';
+import { displayUrl, type FetchOptions, fetchJson, readJsonFile } from './jwks-fetch.js';
 
 export type KeyResolver = ReturnType<typeof createLocalJWKSet>;
 
@@ -136,14 +135,7 @@ export class KeySource {
 
   private async document(): Promise<unknown> {
     const { spec } = this;
-    if (spec.jwksFile) {
-      const text = await readFile(spec.jwksFile, 'utf8');
-      try {
-        return JSON.parse(text);
-      } catch {
-        throw new Error(`${spec.jwksFile} is not JSON`);
-      }
-    }
+    if (spec.jwksFile) return readJsonFile(spec.jwksFile, spec.fetch);
     const uri = spec.jwksUri ?? (await discoverJwksUri(spec.discoveryIssuer!, spec.fetch));
     return fetchJson(uri, spec.fetch);
   }
@@ -153,7 +145,7 @@ export class KeySource {
 async function discoverJwksUri(issuer: string, fetch: FetchOptions): Promise<string> {
   const doc = (await fetchJson(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, fetch)) as Record<string, unknown> | null;
   if (!doc || typeof doc !== 'object') throw new Error('discovery document is not a JSON object');
-  if (doc.issuer !== issuer) throw new Error(`discovery document names issuer ${JSON.stringify(doc.issuer)}, not ${issuer}`);
+  if (doc.issuer !== issuer) throw new Error(`discovery document names issuer ${JSON.stringify(displayUrl(String(doc.issuer)))}, not ${issuer}`);
   if (typeof doc.jwks_uri !== 'string' || !doc.jwks_uri.startsWith('https://')) throw new Error('discovery document has no https jwks_uri');
   return doc.jwks_uri;
 }
