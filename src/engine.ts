@@ -2,10 +2,12 @@
 // Per-call code only looks things up; a reload builds a new engine and swaps it whole.
 import type { CompiledRule } from './access/compile-rules.js';
 import type { QdrantApi } from './api/qdrant-api.js';
+import type { AuthFilesState } from './auth/auth-files.js';
 import { Authenticator } from './auth/authenticate.js';
 import { CertificateIdentities } from './auth/client-certificate.js';
 import type { KeySources } from './auth/providers/key-sources.js';
 import { JwtProvider, type VerifyOutcome } from './auth/providers/provider.js';
+import { Revocations } from './auth/revocations.js';
 import { type ScrollFn, ValueExistsChecker } from './auth/value-exists.js';
 import type { Config, JwtProviderConfig } from './config/schema.js';
 import type { Logger } from './log/logger.js';
@@ -30,11 +32,17 @@ export interface EngineDeps {
   /** The identity providers' key sets, kept across reloads (needed when auth.jwt_providers is set). */
   readonly keySources?: KeySources;
   readonly onProviderToken?: (provider: string, outcome: VerifyOutcome | 'cached') => void;
+  /** Named keys and revocations in force (src/auth/auth-files.ts); none when absent. */
+  readonly authFiles?: AuthFilesState;
+  readonly onRevoked?: (reason: string) => void;
 }
 
 export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine {
   const now = deps.now ?? Date.now;
   const { service, auth } = config;
+  // A keys or revocations file the engine was not given is a wiring error, never a silent no-auth.
+  if ((auth.keys_file !== null && !deps.authFiles?.keys) || (auth.revocations_file !== null && !deps.authFiles))
+    throw new Error('auth.keys_file / auth.revocations_file need the files read (src/auth/auth-files.ts)');
   return Object.freeze({
     config,
     api: deps.api,
@@ -48,6 +56,9 @@ export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine 
       certificateIdentities: new CertificateIdentities(auth.client_cert_identities),
       providers: buildProviders(auth.jwt_providers, deps.keySources),
       ...(deps.onProviderToken ? { onProviderToken: deps.onProviderToken } : {}),
+      namedKeys: deps.authFiles?.keys ?? null,
+      revocations: deps.authFiles?.revocations ?? Revocations.NONE,
+      ...(deps.onRevoked ? { onRevoked: deps.onRevoked } : {}),
       now,
     }),
     rules: deps.rules,

@@ -15,6 +15,10 @@ export const ERRORS = {
   provider_token_rejected: { status: Status.UNAUTHENTICATED, message: 'Invalid JWT: {detail}' },
   provider_no_access: { status: Status.PERMISSION_DENIED, message: "Forbidden: no access follows from the token's claims" },
   provider_keys_unavailable: { status: Status.UNAVAILABLE, message: "Invalid JWT: the identity provider's signing keys are not available" },
+  // Named keys (auth.keys_file) and revocations (auth.revocations_file); beyond Qdrant.
+  key_expired: { status: Status.UNAUTHENTICATED, message: 'API key has expired' },
+  key_not_yet_valid: { status: Status.UNAUTHENTICATED, message: 'API key is not valid yet' },
+  credential_revoked: { status: Status.UNAUTHENTICATED, message: 'Credential has been revoked' },
   value_exists_no_match: { status: Status.UNAUTHENTICATED, message: 'Invalid JWT, stateful validation failed' },
   value_exists_collection_missing: { status: Status.PERMISSION_DENIED, message: 'Invalid JWT, stateful validation failed' },
   value_exists_unavailable: { status: Status.UNAVAILABLE, message: 'Invalid JWT, stateful validation could not be completed' },

@@ -1,5 +1,6 @@
 // One JSON line per authorization decision, allowed and denied, in Qdrant's audit record format
-// (field order and names as Qdrant 1.19 writes them), plus the proxy's own `provider` (an identity provider's token), `code` and `duration_ms`.
+// (field order and names as Qdrant 1.19 writes them), plus the proxy's own `provider` (an identity
+// provider's token), `key_id` (a named key), `jti`, `code` and `duration_ms`.
 // Never holds a credential: the record is built from the principal, not from the metadata.
 import { status as Status } from '@grpc/grpc-js';
 import type { Principal } from '../auth/principal.js';
@@ -84,6 +85,8 @@ export class AuditLog {
     if (this.settings.log_api || !p) entry.api = e.path;
     entry.auth_type = p?.authType ?? 'None';
     if (p?.provider !== undefined) entry.provider = p.provider;
+    if (p?.keyId !== undefined) entry.key_id = p.keyId;
+    if (p?.jti !== undefined) entry.jti = p.jti[0];
     if (p?.subject !== undefined) entry.subject = p.subject;
     const remote = this.remote(e);
     if (remote) entry.remote = remote;

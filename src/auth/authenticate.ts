@@ -2,6 +2,8 @@
 // config. A JWT whose `iss` names a configured identity provider is that provider's to verify
 // (src/auth/providers); any other goes Qdrant's HS256 way. Verified tokens are cached by their
 // SHA-256, bounded, and never served past their expiry, nor past their provider's key staleness.
+// Named keys (`qap_<id>_…`, auth.keys_file) are looked up by id; every principal, cached or not,
+// then passes the revocation list (auth.revocations_file).
 import type { PeerCertificate } from 'node:tls';
 import { LRUCache } from 'lru-cache';
 import { ProxyError } from '../errors.js';
@@ -11,8 +13,11 @@ import type { CertificateIdentities } from './client-certificate.js';
 import { extractCredential } from './credentials.js';
 import { JwtVerifier, type VerifiedToken } from './jwt.js';
 import { isExpired, JWT_LEEWAY_SECONDS } from './jwt-claims.js';
+import { keyIdOf } from './named-keys/key-format.js';
+import type { NamedKeyStore } from './named-keys/key-store.js';
 import { NO_AUTH_PRINCIPAL, type Principal } from './principal.js';
 import type { JwtProvider, ProviderToken, TaggedError, VerifyOutcome } from './providers/provider.js';
+import type { Revocations } from './revocations.js';
 
 export interface AuthSettings {
   readonly apiKey: string | null;
@@ -26,6 +31,12 @@ export interface AuthSettings {
   readonly providers: ReadonlyMap<string, JwtProvider>;
   /** Reports each provider token checked: verified now, answered from the cache, or refused. */
   readonly onProviderToken?: (provider: string, outcome: VerifyOutcome | 'cached') => void;
+  /** Named keys (auth.keys_file); none when absent. */
+  readonly namedKeys?: NamedKeyStore | null;
+  /** The revocation list (auth.revocations_file); empty when absent. */
+  readonly revocations?: Revocations;
+  /** Reports each call refused by the revocation list, with what matched (jti, subject, …). */
+  readonly onRevoked?: (reason: string) => void;
   readonly now: () => number;
 }
 
@@ -51,7 +62,8 @@ export class Authenticator {
   constructor(private readonly settings: AuthSettings) {
     this.manageKeys = new KeyMatcher([settings.apiKey, settings.altApiKey]);
     this.readKeys = new KeyMatcher([settings.readOnlyApiKey]);
-    this.enabled = !this.manageKeys.empty || !this.readKeys.empty || !settings.certificateIdentities.empty || settings.providers.size > 0;
+    this.enabled =
+      !this.manageKeys.empty || !this.readKeys.empty || !settings.certificateIdentities.empty || settings.providers.size > 0 || !!settings.namedKeys;
     const secrets = [settings.apiKey, settings.altApiKey].filter((k): k is string => k !== null);
     this.jwt = settings.jwtRbac && secrets.length > 0 ? new JwtVerifier(secrets) : null;
     this.tokens =
@@ -67,21 +79,36 @@ export class Authenticator {
     if (credential.kind === 'none') {
       const identities = this.settings.certificateIdentities;
       const fromCertificate = identities.empty || !peerCertificate ? null : identities.principalFor(peerCertificate());
-      if (fromCertificate) return fromCertificate;
+      if (fromCertificate) return this.unlessRevoked(fromCertificate, null);
       throw new ProxyError('missing_credentials');
     }
-    // One SHA-256 of the credential serves the key comparisons and the token cache.
+    // One SHA-256 of the credential serves the key comparisons, the token cache and revocation.
     const hashed = digest(credential.value);
+    const principal = this.identify(credential.value, hashed);
+    return principal instanceof Promise ? principal.then((p) => this.unlessRevoked(p, hashed)) : this.unlessRevoked(principal, hashed);
+  }
+
+  private identify(credential: string, hashed: Buffer): Principal | Promise<Principal> {
     if (this.manageKeys.matchesDigest(hashed)) return MANAGE_KEY;
     if (this.readKeys.matchesDigest(hashed)) return READ_KEY;
     const now = this.settings.now();
+    const keyId = this.settings.namedKeys ? keyIdOf(credential) : null;
+    if (keyId !== null) return this.settings.namedKeys!.authenticate(keyId, hashed, now);
     const key = hashed.toString('base64');
     const cached = this.cachedPrincipal(key, now);
     if (cached) return cached;
-    const provider = this.settings.providers.size > 0 ? this.providerOf(credential.value) : undefined;
-    if (provider) return this.verifyProviderToken(provider, credential.value, key, now);
+    const provider = this.settings.providers.size > 0 ? this.providerOf(credential) : undefined;
+    if (provider) return this.verifyProviderToken(provider, credential, key, now);
     if (!this.jwt) throw new ProxyError('invalid_credentials');
-    return this.verifyQdrantToken(credential.value, key, now);
+    return this.verifyQdrantToken(credential, key, now);
+  }
+
+  /** Every principal passes the revocation list, cached tokens included. */
+  private unlessRevoked(principal: Principal, hashed: Buffer | null): Principal {
+    const reason = this.settings.revocations?.reason(principal, hashed) ?? null;
+    if (reason === null) return principal;
+    this.settings.onRevoked?.(reason);
+    throw new ProxyError('credential_revoked');
   }
 
   /**

@@ -18,6 +18,10 @@ export interface Claims {
   readonly valueExists: ValueExistsClaim | null;
   /** `subject`, else `sub`: what audit records name. */
   readonly subject: string | undefined;
+  /** What a revocation can name (Qdrant ignores these claims): every `jti` string, the earliest numeric `iat`, `sub` and `subject`. */
+  readonly jti: readonly string[];
+  readonly iat: number | undefined;
+  readonly subjects: readonly string[];
 }
 
 const CLAIMS_FIELDS = ['sub', 'exp', 'access', 'value_exists', 'subject', 'nbf', 'iss', 'aud'];
@@ -42,7 +46,28 @@ export function readClaims(payload: JsonValue): Claims | null {
   if (valueExists === false) return null;
   if (!ignoredByValidation(fields.get('nbf'), 'nbf') || !ignoredByValidation(fields.get('iss'), 'any') || !ignoredByValidation(fields.get('aud'), 'any'))
     return null;
-  return { exp, access: access.grant, payloadAt: access.payloadAt, valueExists, subject: subject ?? sub ?? undefined };
+  const revocable = revocationClaims(payload);
+  return {
+    exp,
+    access: access.grant,
+    payloadAt: access.payloadAt,
+    valueExists,
+    subject: subject ?? sub ?? undefined,
+    ...revocable,
+    subjects: [sub, subject].filter((v): v is string => typeof v === 'string'),
+  };
+}
+
+/** `jti` and `iat` as a deny-list needs them: every value given (a repeated claim is not a way around it). */
+function revocationClaims(payload: JsonValue): { jti: string[]; iat: number | undefined } {
+  const jti: string[] = [];
+  let iat: number | undefined;
+  if (payload.kind !== 'object') return { jti, iat };
+  for (const { key, value } of payload.entries) {
+    if (key === 'jti' && value.kind === 'string') jti.push(value.value);
+    if (key === 'iat' && value.kind === 'number') iat = Math.min(iat ?? Number.POSITIVE_INFINITY, Number(value.text));
+  }
+  return { jti, iat };
 }
 
 /** An identity provider token's `value_exists` claim, read as Qdrant reads its own: null when absent, false when malformed. */

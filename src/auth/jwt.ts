@@ -82,8 +82,11 @@ function verifyWith(parts: TokenParts, secret: Buffer, nowMs: number): Outcome {
   }
   const principal = principalFromGrant(claims.access, {
     authType: 'Jwt',
-    ...(claims.subject !== undefined ? { subject: claims.subject } : {}),
+    subject: claims.subject,
     ...(claims.valueExists ? { valueExists: claims.valueExists } : {}),
+    ...(claims.jti.length > 0 ? { jti: claims.jti } : {}),
+    issuedAt: claims.iat,
+    ...(claims.subjects.length > 0 ? { subjects: claims.subjects } : {}),
   });
   return { principal, exp: claims.exp };
 }

@@ -26,6 +26,12 @@ export interface Identity {
   readonly valueExists?: ValueExistsClaim;
   /** The identity provider that issued the token (auth.jwt_providers), for the audit. */
   readonly provider?: string;
+  /** The named key used (auth.keys_file), for the audit and revocation. */
+  readonly keyId?: string;
+  /** A token's `jti` values and `iat`, and every name it gives its subject (`sub`, `subject`): what a revocation can name. */
+  readonly jti?: readonly string[];
+  readonly issuedAt?: number;
+  readonly subjects?: readonly string[];
 }
 
 export type Principal =
@@ -39,11 +45,8 @@ export const NO_AUTH_PRINCIPAL: Principal = Object.freeze({ access: 'manage', au
 
 /** The principal a grant gives. Collections must be distinct (claims and config check that first). */
 export function principalFromGrant(grant: AccessGrant, identity: Identity): Principal {
-  const extra = {
-    authType: identity.authType,
-    ...(identity.subject !== undefined ? { subject: identity.subject } : {}),
-    ...(identity.valueExists ? { valueExists: identity.valueExists } : {}),
-  };
+  // Only the fields that are set: principals are compared and logged as they are.
+  const extra = Object.fromEntries(Object.entries(identity).filter(([, v]) => v !== undefined)) as unknown as Identity;
   if (grant === 'm') return Object.freeze({ access: 'manage', ...extra });
   if (grant === 'r') return Object.freeze({ access: 'read', ...extra });
   return Object.freeze({ access: 'collections', collections: new Map(grant.map((g) => [g.collection, g.access])), ...extra });

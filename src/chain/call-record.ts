@@ -83,6 +83,7 @@ export class CallRecorder implements Recorder {
           identity: record.principal?.authType ?? 'None',
           subject: record.principal?.subject,
           provider: record.principal?.provider,
+          key_id: record.principal?.keyId,
           decision,
           collection: collections[0],
           code,

@@ -1,15 +1,17 @@
 #!/usr/bin/env node
-// qdrant-auth-proxy: serve | check-config | token
+// qdrant-auth-proxy: serve | check-config | token | keys
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { compileRules, servedApi } from '../access/compile-rules.js';
 import { loadQdrantApi } from '../api/qdrant-api.js';
 import { auditDirProblem } from '../audit/audit-dir.js';
+import { AuthFiles } from '../auth/auth-files.js';
 import { loadConfig } from '../config/load.js';
 import { configWarnings } from '../config/warnings.js';
 import { createServerTls } from '../server/server-tls.js';
 import { createUpstream } from '../upstream/upstream-channel.js';
 import { parseCommandArgs, UsageError } from './args.js';
+import { KEYS_USAGE, keysCommand } from './keys.js';
 import { serve } from './serve.js';
 import { mintToken, TOKEN_USAGE } from './token.js';
 
@@ -21,6 +23,7 @@ commands:
   serve [--config FILE]          run the proxy
   check-config [--config FILE]   validate a config file (exit 0 valid, 1 invalid); prints warnings
   token [options]                mint a Qdrant-style JWT (see: token --help)
+  keys create|hash|list          named keys for auth.keys_file (see: keys --help)
 
   --help, -h                     this text (or: <command> --help)
   --version                      the proxy's version
@@ -61,6 +64,10 @@ async function main(argv: string[]): Promise<number> {
       if (help) return print(TOKEN_USAGE);
       console.log(await mintToken(rest));
       return 0;
+    case 'keys':
+      if (help) return print(KEYS_USAGE);
+      console.log(await keysCommand(rest));
+      return 0;
     case '--version':
     case 'version':
       return print(VERSION);
@@ -90,6 +97,13 @@ function checkConfig(file: string | null): number {
     const silent = pino({ level: 'silent' });
     createServerTls(config, silent);
     createUpstream(config, silent).forwarder.close();
+    // The keys and revocations files, read as serve reads them.
+    const authFiles = new AuthFiles({ logger: silent, now: Date.now, onKeyUse: () => undefined, onChange: () => undefined });
+    try {
+      authFiles.configure(config.auth);
+    } finally {
+      authFiles.stop();
+    }
     for (const warning of configWarnings(config)) console.error(`warning: ${warning}`);
     console.log(`config OK${file ? `: ${file}` : ''} (upstream ${config.upstream.url})`);
     return 0;

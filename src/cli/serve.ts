@@ -6,7 +6,9 @@ import * as grpc from '@grpc/grpc-js';
 import { AggregatorRegistry } from 'prom-client';
 import { compileRules, servedApi } from '../access/compile-rules.js';
 import { loadQdrantApi } from '../api/qdrant-api.js';
+import { prepareAuditDir } from '../audit/audit-dir.js';
 import { AuditLog } from '../audit/audit-log.js';
+import { AuthFiles } from '../auth/auth-files.js';
 import { KeySources } from '../auth/providers/key-sources.js';
 import { CallRecorder } from '../chain/call-record.js';
 import { loadConfig } from '../config/load.js';
@@ -72,7 +74,24 @@ export async function serve(file: string | null): Promise<number> {
     const keySources = new KeySources({ now: Date.now, logger, onFetch: (provider, ok) => metrics.keyFetch(provider, ok) });
     opened.push(() => keySources.stop());
     metrics.watchKeySets(() => keySources.statuses());
-    const engineFor = (c: Readonly<Config>) =>
+    // The config in force (a reload replaces it) and the auth files it names, followed as they change.
+    let current = config;
+    const authFiles = new AuthFiles({
+      logger,
+      now: Date.now,
+      onKeyUse: (use) => metrics.namedKeyUse(use.id, use.outcome),
+      onChange: (files, file) => {
+        server.setEngine(engineFor(current));
+        lifecycle.info({ file, named_keys: files.keys?.size ?? null, revocations: files.revocations.size }, 'auth files reloaded');
+      },
+    });
+    opened.push(() => authFiles.stop());
+    authFiles.configure(config.auth);
+    metrics.watchNamedKeys(() => {
+      const keys = authFiles.state.keys;
+      return keys ? { count: keys.size, soonestExpirySeconds: keys.soonestExpirySeconds(Date.now()) } : null;
+    });
+    const engineFor = (c: Readonly<Config>, files = authFiles.state) =>
       buildEngine(c, {
         api,
         rules,
@@ -81,6 +100,8 @@ export async function serve(file: string | null): Promise<number> {
         onValueExists: (hit) => metrics.valueExistsLookup(hit),
         keySources,
         onProviderToken: (provider, outcome) => metrics.providerToken(provider, outcome),
+        authFiles: files,
+        onRevoked: (reason) => metrics.revocation(reason),
       });
     const audit = new AuditLog(config.audit, logger);
     const server = new ProxyServer(engineFor(config), {
@@ -165,6 +186,7 @@ export async function serve(file: string | null): Promise<number> {
         serverTls.certificates?.stop();
         upstream.certificates?.stop();
         keySources.stop();
+        authFiles.stop();
         forwarder.close();
         await Promise.all([audit.close(), ops?.close()]);
         lifecycle.info('stopped');
@@ -175,8 +197,14 @@ export async function serve(file: string | null): Promise<number> {
       const reload = () => {
         try {
           const { config: next, needRestart } = reloadedConfig(config, loadConfig(file));
-          const engine = engineFor(next);
+          // Whatever can fail is done first; what is in force changes only once all of it succeeded
+          // (key sources read their CA files before any source changes).
+          const files = authFiles.read(next.auth);
+          if (next.audit.enabled) prepareAuditDir(next.audit.dir);
+          const engine = engineFor(next, files);
           audit.reconfigure(next.audit);
+          authFiles.commit(next.auth, files);
+          current = next;
           server.setEngine(engine);
           setLogLevel(logger, next.log_level);
           lifecycle.info({ unchanged_until_restart: needRestart }, 'config reloaded');

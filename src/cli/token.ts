@@ -3,6 +3,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { calculateJwkThumbprint, exportJWK, type JWK, SignJWT } from 'jose';
+import { GRANT_FORM, grantProblem } from '../auth/grant-shape.js';
 import { parseStrictJson } from '../auth/json-strict.js';
 import { isJsonPath, readClaims, validateClaims } from '../auth/jwt-claims.js';
 import { loadConfig } from '../config/load.js';
@@ -25,6 +26,8 @@ an identity provider's token for demos and tests (auth.jwt_providers; README "Id
                         '{"collection":"users","matches":[{"key":"user","value":"alice"}]}'
   --sub TEXT            the "sub" claim
   --subject TEXT        the "subject" claim (written to audit records)
+  --jti ID              the "jti" claim: names this token in auth.revocations_file
+  --iat                 the "iat" claim (now): revocations by issued_before can then tell it apart
 
 provider options (with --private-key):
   --private-key FILE    sign with this private key: PEM (PKCS#8, or PKCS#1 RSA / SEC1 EC) or a JWK file
@@ -50,6 +53,8 @@ const OPTIONS = {
   'value-exists': { type: 'string' },
   sub: { type: 'string' },
   subject: { type: 'string' },
+  jti: { type: 'string' },
+  iat: { type: 'boolean' },
   'private-key': { type: 'string' },
   alg: { type: 'string' },
   kid: { type: 'string' },
@@ -87,7 +92,7 @@ export async function mintToken(args: string[], env: NodeJS.ProcessEnv = process
 
 type TokenValues = ReturnType<typeof parseCommandArgs<typeof OPTIONS>>;
 
-/** The claims both kinds of token take from the same flags: access, value_exists, sub, subject. */
+/** The claims both kinds of token take from the same flags: access, value_exists, sub, subject, jti, iat. */
 function commonClaims(values: TokenValues): Record<string, unknown> {
   const claims: Record<string, unknown> = {};
   if (values.access !== undefined) claims.access = parseAccessArgument(values.access);
@@ -103,6 +108,11 @@ function commonClaims(values: TokenValues): Record<string, unknown> {
   }
   if (values.sub !== undefined) claims.sub = values.sub;
   if (values.subject !== undefined) claims.subject = values.subject;
+  if (values.jti !== undefined) {
+    if (values.jti === '') throw new UsageError('--jti: expected a non-empty id');
+    claims.jti = values.jti;
+  }
+  if (values.iat) claims.iat = Math.floor(Date.now() / 1000);
   return claims;
 }
 
@@ -177,7 +187,6 @@ function parseExtraClaims(text: string | undefined): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-const GRANT_FORM = 'm, r, or a JSON list like \'[{"collection":"c1","access":"rw"}]\'';
 const MODES = ['r', 'rw', 'prw'];
 
 /** An `--access` value: `m`, `r`, or a JSON list of collection grants; the error names the bad part. */
@@ -189,25 +198,6 @@ export function parseAccessArgument(text: string): unknown {
   const problem = grantProblem(grant);
   if (problem) throw new UsageError(`--access: ${problem}`);
   return grant;
-}
-
-/** What is wrong with a grant (Qdrant's `access` claim shape), naming the field; null when nothing. */
-export function grantProblem(grant: unknown, name = 'access'): string | null {
-  if (grant === 'm' || grant === 'r') return null;
-  if (!Array.isArray(grant)) return `${name}: expected ${GRANT_FORM}, got ${JSON.stringify(grant)}`;
-  const seen = new Set<string>();
-  for (const [i, entry] of grant.entries()) {
-    const at = `${name}[${i}]`;
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
-      return `${at}: expected {"collection": NAME, "access": MODE}, got ${JSON.stringify(entry)}`;
-    const { collection, access, ...rest } = entry as Record<string, unknown>;
-    if (typeof collection !== 'string') return `${at}.collection: expected a collection name, got ${JSON.stringify(collection)}`;
-    if (typeof access !== 'string' || !MODES.includes(access)) return `${at}.access: expected "r", "rw" or "prw", got ${JSON.stringify(access)}`;
-    if ('payload' in rest) return `${at}.payload: The 'payload' constraint is deprecated and should not be used`;
-    if (seen.has(collection)) return `${at}.collection: "${collection}" is listed twice`;
-    seen.add(collection);
-  }
-  return null;
 }
 
 /** What is wrong with a `value_exists` claim, naming the field; null when nothing. */

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './config-error.js';
 import { type Config, configSchema } from './schema.js';
+import { resolveSecretFiles } from './secret-files.js';
 
 const SECRET_KEY = /(^|_)(api_key|key|secret|password|token)$/;
 
@@ -50,6 +51,7 @@ export function parseConfig(raw: unknown, sources: ReadonlyMap<string, string> =
     throw new ConfigError(lines.join('\n'));
   }
   const config = result.data;
+  resolveSecretFiles(config);
   checkCrossKeyRules(config);
   return deepFreeze(config);
 }

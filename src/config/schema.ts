@@ -66,6 +66,10 @@ export const configSchema = z.strictObject({
       api_key: secret.default(null),
       alt_api_key: secret.default(null),
       read_only_api_key: secret.default(null),
+      // Beyond Qdrant: each secret may come from a file instead (src/config/secret-files.ts).
+      api_key_file: path.default(null),
+      alt_api_key_file: path.default(null),
+      read_only_api_key_file: path.default(null),
       jwt_rbac: bool.default(false),
       enable_tls: bool.default(false),
       verify_https_client_certificate: bool.default(false),
@@ -104,6 +108,10 @@ export const configSchema = z.strictObject({
       client_cert_identities: z.record(z.string().min(1), grant).default({}),
       // Identity providers (OpenID Connect / JWKS) whose tokens are accepted beside Qdrant's own.
       jwt_providers: z.array(jwtProvider).default([]),
+      // Named keys (hashes only) and revocations, re-read when they change (README "Named keys").
+      keys_file: path.default(null),
+      revocations_file: path.default(null),
+      key_expiry_warning_days: int(0, 365).default(14),
     })
     .prefault({}),
   upstream: z
@@ -117,6 +125,7 @@ export const configSchema = z.strictObject({
       key: path.default(null),
       server_name: z.string().min(1).nullable().default(null),
       api_key: secret.default(null),
+      api_key_file: path.default(null),
       keepalive_time_ms: int(1000, 24 * 3600 * 1000).default(30_000),
       keepalive_timeout_ms: int(100, 3600 * 1000).default(10_000),
       health_check_interval_ms: int(100, 3600 * 1000).default(5_000),

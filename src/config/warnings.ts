@@ -2,6 +2,7 @@
 // start-up and after a reload, printed by check-config) and a one-line summary of how calls are
 // authenticated. None of them stops the proxy.
 import type { Config } from './schema.js';
+import { groupReadableSecretFiles } from './secret-files.js';
 
 /** Shorter keys are guessable; the demo makes 24-character ones. */
 export const MIN_KEY_LENGTH = 24;
@@ -12,7 +13,7 @@ export function configWarnings(config: Readonly<Config>): string[] {
   const out: string[] = [];
   const keys = { 'service.api_key': service.api_key, 'service.alt_api_key': service.alt_api_key, 'service.read_only_api_key': service.read_only_api_key };
   const noKeys = Object.values(keys).every((k) => k === null);
-  if (noKeys && Object.keys(auth.client_cert_identities).length === 0 && auth.jwt_providers.length === 0) {
+  if (noKeys && Object.keys(auth.client_cert_identities).length === 0 && auth.jwt_providers.length === 0 && auth.keys_file === null) {
     out.push('no authentication: every client has full (manage) access to Qdrant; set service.api_key');
   }
   if (!LOOPBACK.test(service.host) && !service.enable_tls) {
@@ -29,6 +30,7 @@ export function configWarnings(config: Readonly<Config>): string[] {
   for (const p of auth.jwt_providers) {
     if (!p.require_exp) out.push(`auth.jwt_providers ${p.name}: require_exp is false: a token without exp is valid until its provider's keys rotate`);
   }
+  out.push(...groupReadableSecretFiles(config));
   if (metrics.enabled && !LOOPBACK.test(metrics.host)) {
     out.push(`metrics.host ${metrics.host}: /metrics, /healthz and /readyz need no credential; expose them only to your monitoring`);
   }
@@ -44,6 +46,8 @@ export function authSummary(config: Readonly<Config>): string {
   if (service.jwt_rbac && service.api_key !== null) parts.push('JWT RBAC (HS256)');
   const identities = Object.keys(auth.client_cert_identities).length;
   if (identities > 0) parts.push(`${identities} client certificate identit${identities === 1 ? 'y' : 'ies'}`);
+  if (auth.keys_file !== null) parts.push(`named keys (${auth.keys_file})`);
+  if (auth.revocations_file !== null) parts.push(`revocations (${auth.revocations_file})`);
   if (auth.jwt_providers.length > 0) parts.push(`identity providers (${auth.jwt_providers.map((p) => p.name).join(', ')})`);
   return parts.length === 0 ? 'none: every call has manage access' : parts.join(', ');
 }

@@ -47,6 +47,18 @@ export class ProxyMetrics {
     labelNames: ['provider', 'outcome'] as const,
     registers: [this.registry],
   });
+  private readonly namedKeyUses = new Counter({
+    name: 'qdrant_auth_proxy_named_key_uses_total',
+    help: 'Named keys presented, by key id (only ids in auth.keys_file; "" for an unknown id) and outcome (ok, wrong_secret, unknown, expired, not_yet_valid).',
+    labelNames: ['key_id', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly revoked = new Counter({
+    name: 'qdrant_auth_proxy_revoked_total',
+    help: 'Calls refused by auth.revocations_file, by what matched (jti, subject, key_id, token_sha256, issued_before).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   private readonly upstreamUp = new Gauge({
     name: 'qdrant_auth_proxy_upstream_up',
     help: "1 while the upstream answers the proxy's health probe.",
@@ -124,6 +136,39 @@ export class ProxyMetrics {
         for (const s of read()) this.labels(s.provider).set(s.usable ? 1 : 0);
       },
     });
+  }
+
+  /** Reports the named keys in force (how many, seconds until the soonest expiry), read at each scrape. */
+  watchNamedKeys(read: () => { count: number; soonestExpirySeconds: number | null } | null): void {
+    if (!this.enabled) return;
+    new Gauge({
+      name: 'qdrant_auth_proxy_named_keys',
+      help: 'Named keys in force (auth.keys_file).',
+      registers: [this.registry],
+      collect() {
+        this.set(read()?.count ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'qdrant_auth_proxy_named_key_soonest_expiry_seconds',
+      help: 'Seconds until the soonest expires_at among the named keys (absent when none expires).',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const seconds = read()?.soonestExpirySeconds;
+        if (seconds !== null && seconds !== undefined) this.set(seconds);
+      },
+    });
+  }
+
+  namedKeyUse(keyId: string | null, outcome: string): void {
+    if (!this.enabled) return;
+    this.namedKeyUses.labels(keyId ?? '', outcome).inc();
+  }
+
+  revocation(reason: string): void {
+    if (!this.enabled) return;
+    this.revoked.labels(reason).inc();
   }
 
   keyFetch(provider: string, ok: boolean): void {

@@ -1,32 +1,21 @@
 // The bin: check-config, token, serve's start-up errors, SIGTERM drain, SIGHUP reload.
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { forwardedSince, overrideForTest, type Stack, startStack } from '../helpers/proxy-stack.js';
 import { md, rawUnary } from '../helpers/raw-client.js';
-import { PROXY_BIN } from '../helpers/start-proxy.js';
+import { runBin } from '../helpers/start-proxy.js';
 import { until } from '../helpers/wait.js';
 
-const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'qap-cli-'));
 
-async function bin(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [PROXY_BIN, ...args], { env: { PATH: process.env.PATH, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const bin = runBin;
 
 function configFile(name: string, content: string | object): string {
   const file = join(dir, name);
@@ -189,8 +178,69 @@ describe('token --private-key (identity provider tokens, for demos)', () => {
   });
 });
 
+describe('keys', () => {
+  it.each([
+    [['keys'], 'keys: expected create, hash or list'],
+    [['keys', 'rotate'], 'keys: expected create, hash or list, got "rotate"'],
+    [['keys', 'create', '--access', 'r'], '--id is required'],
+    [['keys', 'create', '--id', 'a_b', '--access', 'r'], '--id: use 1-64 letters, digits and - (no _), got "a_b"'],
+    [['keys', 'create', '--id', 'a'], '--access is required'],
+    [['keys', 'create', '--id', 'a', '--access', 'rw'], '--access: "rw" is a collection mode'],
+    [['keys', 'create', '--id', 'a', '--access', 'r', '--expires-in', '3 months'], '--expires-in: expected a duration such as 90d'],
+    [['keys', 'create', '--id', 'a', '--access', 'r', '--not-before', 'soon'], '--not-before: expected an RFC 3339 time'],
+    [['keys', 'list'], 'give --file FILE or --config FILE'],
+    [['keys', 'list', '--file', '/nonexistent/keys.yaml'], 'cannot read /nonexistent/keys.yaml: ENOENT'],
+  ])('%j is refused clearly', async (args, message) => {
+    const out = await bin(args);
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toContain(message);
+    expect(out.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('keys hash refuses what is not a named key; keys create --expires-in never and list flags expiring keys', async () => {
+    expect((await runBin(['keys', 'hash'], {}, 'just-a-password\n')).stderr).toContain('that is not a named key');
+    const forever = await bin([
+      'keys',
+      'create',
+      '--id',
+      'forever',
+      '--access',
+      'm',
+      '--expires-in',
+      'never',
+      '--subject',
+      'ops',
+      '--description',
+      'break glass',
+    ]);
+    expect(forever.stdout).not.toContain('expires_at');
+    expect(forever.stdout).toMatch(/subject: ops\n\s+description: break glass/);
+    const soon = await bin(['keys', 'create', '--id', 'soon', '--access', 'r', '--expires-in', '2d']);
+    const lines = (out: string) => out.trimEnd().split('\n').slice(1).join('\n').replace(/^/gm, '  ');
+    const file = configFile('keys-list.yaml', `keys:\n${lines(forever.stdout)}\n${lines(soon.stdout)}\n`);
+    const listed = await bin(['keys', 'list', '--file', file]);
+    expect(listed.stdout).toMatch(/forever\s+m \(manage\)\s+never\s+ok\s+ops/);
+    expect(listed.stdout).toMatch(/soon\s+r \(read\)\s+\S+\s+EXPIRES SOON \(in 2 d\)/);
+    expect(listed.stdout).toContain('2 keys in');
+    expect((await bin(['keys', 'list', '--file', file, '--warn-days', '1'])).stdout).toMatch(/soon\s+r \(read\)\s+\S+\s+ok/);
+    const check = await bin(['check-config', '--config', configFile('with-keys.yaml', { service: { api_key: 'k'.repeat(30) }, auth: { keys_file: file } })]);
+    expect(check.code).toBe(0);
+    const broken = configFile('broken-keys.yaml', 'keys: [{id: x}]\n');
+    const refused = await bin(['check-config', '--config', configFile('with-broken-keys.yaml', { auth: { keys_file: broken } })]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('keys[0] (id x): hash must be sha256:');
+  });
+
+  it('token --jti and --iat put the claims a revocation can name', async () => {
+    const out = await bin(['token', '--jti', 'token-7', '--iat', '--sub', 'bob'], { QDRANT__SERVICE__API_KEY: 'k' });
+    const claims = decodeJwt(out.stdout.trim());
+    expect(claims).toMatchObject({ jti: 'token-7', sub: 'bob' });
+    expect(Math.abs(claims.iat! - Date.now() / 1000)).toBeLessThan(60);
+  });
+});
+
 describe('a CLI that helps', () => {
-  it.each([['serve'], ['check-config'], ['token']])('%s --help prints its usage with an example', async (command) => {
+  it.each([['serve'], ['check-config'], ['token'], ['keys']])('%s --help prints its usage with an example', async (command) => {
     const out = await bin([command, '--help']);
     expect(out.code).toBe(0);
     expect(out.stdout).toContain(`usage: qdrant-auth-proxy ${command}`);

@@ -1,11 +1,12 @@
 // Identity provider tokens through the real binary: a local HTTPS IdP (JWKS over TLS with the demo
 // CA), access from claims, audit and metrics, /readyz, the IdP going away, and a key rotation
 // under load with zero failures.
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { loadQdrantApi } from '../../src/api/qdrant-api.js';
 import { testCerts } from '../helpers/certs.js';
 import { type SigningKey, signingKey, TestIdp } from '../helpers/idp.js';
@@ -181,6 +182,46 @@ describe('identity provider tokens through the proxy', () => {
       expect(ready.text).toMatch(/provider test-idp: keys usable; 1 keys, fetched \d+ s ago; last fetch failed: .* answered HTTP 503/);
     } finally {
       idp.behaviour = { kind: 'keys' };
+    }
+  });
+});
+
+describe('reload', () => {
+  it('a reload refused late (an audit dir that cannot be made) leaves the key sources as they were', async () => {
+    const key = await signingKey('file-key');
+    const jwksFile = join(auditDir, 'jwks.json');
+    writeFileSync(jwksFile, JSON.stringify({ keys: [key.publicJwk] }));
+    const provider = { name: 'file-idp', issuer: 'https://file-idp.example.com', audiences: ['qdrant'], jwks_file: jwksFile, access_claim: 'access' };
+    const local = await startStack({ service: { api_key: KEY }, auth: { jwt_providers: [provider] } });
+    try {
+      const fetches = async () =>
+        Number(
+          /qdrant_auth_proxy_jwks_fetches_total\{provider="file-idp",result="ok"\} (\d+)/.exec((await get(local.proxy.metricsPort!, '/metrics')).text)?.[1] ??
+            0,
+        );
+      await until(async () => (await fetches()) === 1, 10_000, 'the first key fetch');
+      const original = parse(readFileSync(local.proxy.configFile, 'utf8')) as Record<string, Record<string, unknown>>;
+      const changed = { ...provider, jwks: { cache_seconds: 99 } };
+      writeFileSync(
+        local.proxy.configFile,
+        stringify({ ...original, auth: { jwt_providers: [changed] }, audit: { enabled: true, dir: '/proc/no-such-dir/audit' } }),
+      );
+      const mark = local.proxy.output.length;
+      local.proxy.process.kill('SIGHUP');
+      await local.proxy.waitForLine(/config reload refused/, 10_000, mark);
+      // Back to the original: its key source is the one still in force, so nothing is fetched anew.
+      writeFileSync(local.proxy.configFile, stringify(original));
+      const again = local.proxy.output.length;
+      local.proxy.process.kill('SIGHUP');
+      await local.proxy.waitForLine(/config reloaded/, 10_000, again);
+      expect(await fetches()).toBe(1);
+      const token = await new SignJWT({ aud: 'qdrant', access: 'r', exp: Math.floor(Date.now() / 1000) + 60 })
+        .setProtectedHeader({ alg: 'RS256', kid: 'file-key' })
+        .setIssuer(provider.issuer)
+        .sign(key.privateKey);
+      expect((await rawUnary(local.client, '/qdrant.Collections/List', Buffer.alloc(0), bearer(token))).code).toBe(0);
+    } finally {
+      await local.stop();
     }
   });
 });

@@ -1,6 +1,10 @@
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/config-error.js';
 import { applyEnvOverrides, parseConfig } from '../../src/config/load.js';
+import { configWarnings } from '../../src/config/warnings.js';
 
 /** A valid identity provider, with the fields a case changes. */
 const provider = (over: Record<string, unknown> = {}) => ({
@@ -104,5 +108,51 @@ describe('config', () => {
 
   it('refuses prototype-polluting override names', () => {
     expect(() => applyEnvOverrides({}, { QDRANT____PROTO____X: '1' })).toThrow(ConfigError);
+  });
+});
+
+describe('secrets from files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qap-secret-files-'));
+  const secretFile = (name: string, text: string, mode = 0o600) => {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    chmodSync(file, mode);
+    return file;
+  };
+
+  it('each key from its file (one trailing newline dropped), upstream.api_key too', () => {
+    const c = parseConfig({
+      service: { api_key_file: secretFile('k1', 'first-key-from-a-file\n'), read_only_api_key_file: secretFile('k2', 'read-key\r\n') },
+      upstream: { api_key_file: secretFile('k3', 'upstream-key') },
+    });
+    expect([c.service.api_key, c.service.read_only_api_key, c.upstream.api_key]).toEqual(['first-key-from-a-file', 'read-key', 'upstream-key']);
+  });
+
+  it.each([
+    [{ service: { api_key: 'x', api_key_file: '/etc/hostname' } }, 'service.api_key and service.api_key_file: set one, not both'],
+    [{ service: { api_key_file: join(dir, 'missing') } }, 'service.api_key_file: cannot read'],
+    [{ service: { alt_api_key_file: 'WORLD' } }, 'is readable by every user (mode 0644): chmod 600 it'],
+    [{ service: { api_key_file: 'EMPTY' } }, 'service.api_key_file: EMPTY_PATH is empty or blank'],
+    [{ upstream: { api_key_file: 'TWO' } }, 'upstream.api_key_file: TWO_PATH holds more than one line'],
+  ])('%j is refused, naming the key and never the secret', (raw, message) => {
+    const files: Record<string, string> = {
+      WORLD: secretFile('world', 'a-secret-everyone-reads', 0o644),
+      EMPTY: secretFile('empty', '\n'),
+      TWO: secretFile('two', 'line-one\nline-two\n'),
+    };
+    const resolved = JSON.parse(JSON.stringify(raw).replace(/"(WORLD|EMPTY|TWO)"/g, (_m, k: string) => JSON.stringify(files[k]))) as object;
+    const expected = message.replace(/(EMPTY|TWO)_PATH/, (_m, k: string) => files[k]!);
+    expect(() => parseConfig(resolved)).toThrow(ConfigError);
+    expect(() => parseConfig(resolved)).toThrow(expected);
+    try {
+      parseConfig(resolved);
+    } catch (err) {
+      expect(String(err)).not.toMatch(/a-secret-everyone-reads|line-one/);
+    }
+  });
+
+  it('a file its group may read is a warning', () => {
+    const c = parseConfig({ service: { api_key_file: secretFile('group', 'a-key-the-group-can-read-0123', 0o640) } });
+    expect(configWarnings(c).join('\n')).toMatch(/service\.api_key_file: .* is readable by its group \(mode 0640\)/);
   });
 });

@@ -137,12 +137,18 @@ export class JwtProvider {
     if (!access) throw tagged(new ProxyError('provider_no_access'), 'no_access');
     const valueExists = readValueExistsClaim(Buffer.from(token.split('.')[1]!, 'base64url'));
     if (valueExists === false) throw rejected('rejected', 'the value_exists claim is malformed');
-    const subject = claimAt(payload, this.spec.subjectClaim);
+    const named = claimAt(payload, this.spec.subjectClaim);
+    const subject = typeof named === 'string' || typeof named === 'number' ? String(named) : undefined;
+    // What a revocation can name: the audit subject, `sub` and `subject`; `jti`; `iat`.
+    const subjects = [...new Set([subject, payload.sub, payload.subject].filter((v): v is string => typeof v === 'string'))];
     const identity = {
       authType: 'Jwt' as const,
       provider: this.spec.name,
-      ...(typeof subject === 'string' || typeof subject === 'number' ? { subject: String(subject) } : {}),
+      ...(subject !== undefined ? { subject } : {}),
       ...(valueExists ? { valueExists } : {}),
+      ...(typeof payload.jti === 'string' ? { jti: [payload.jti] } : {}),
+      ...(typeof payload.iat === 'number' ? { issuedAt: payload.iat } : {}),
+      ...(subjects.length > 0 ? { subjects } : {}),
     };
     if (access.access === 'manage') return Object.freeze({ access: 'manage', ...identity });
     if (access.access === 'read') return Object.freeze({ access: 'read', ...(access.writes.size > 0 ? { writes: access.writes } : {}), ...identity });

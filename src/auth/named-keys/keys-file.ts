@@ -1,0 +1,95 @@
+// `auth.keys_file`: the named keys, as YAML (README "Named keys"):
+//
+//   keys:
+//     - id: billing-svc
+//       hash: sha256:…          # `qdrant-auth-proxy keys create` / `keys hash` print it
+//       access: [{collection: invoices, access: rw}]
+//       expires_at: 2027-03-01T00:00:00Z
+//       not_before: null
+//       subject: billing        # for the audit record; default: the id
+//       description: …
+//
+// Every problem is refused with the entry named; the caller keeps the set in force.
+import { AuthFileError, parseAuthYaml } from '../auth-yaml.js';
+import { grantProblem } from '../grant-shape.js';
+import type { AccessGrant } from '../principal.js';
+import { HASH, KEY_ID, KEY_PREFIX } from './key-format.js';
+
+export interface NamedKey {
+  readonly id: string;
+  /** SHA-256 of the whole key (32 bytes). */
+  readonly digest: Buffer;
+  readonly access: AccessGrant;
+  /** Epoch ms; null: no limit. */
+  readonly expiresAt: number | null;
+  readonly notBefore: number | null;
+  readonly subject: string;
+  readonly description: string | null;
+}
+
+const FIELDS = new Set(['id', 'hash', 'access', 'expires_at', 'not_before', 'subject', 'description']);
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+
+/** The keys of a keys file's text; `now` refuses entries that have already expired. */
+export function parseKeysFile(text: string, source: string, now: number): NamedKey[] {
+  const doc = parseAuthYaml(text, source) ?? { keys: [] };
+  const list = (doc as { keys?: unknown } | null)?.keys;
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || Object.keys(doc).some((k) => k !== 'keys'))
+    throw new AuthFileError(`${source}: expected a mapping with one key, "keys" (a list)`);
+  if (list === null || list === undefined) return [];
+  if (!Array.isArray(list)) throw new AuthFileError(`${source}: "keys" must be a list`);
+  const ids = new Set<string>();
+  const hashes = new Map<string, string>();
+  return list.map((raw, i) => {
+    const at = `${source}: keys[${i}]${typeof (raw as { id?: unknown })?.id === 'string' ? ` (id ${(raw as { id: string }).id})` : ''}`;
+    const key = readEntry(raw, at, now);
+    if (ids.has(key.id)) throw new AuthFileError(`${at}: id ${key.id} is listed twice`);
+    const hex = key.digest.toString('hex');
+    if (hashes.has(hex)) throw new AuthFileError(`${at}: the same hash as id ${hashes.get(hex)} (one key, two entries)`);
+    ids.add(key.id);
+    hashes.set(hex, key.id);
+    return key;
+  });
+}
+
+function readEntry(raw: unknown, at: string, now: number): NamedKey {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AuthFileError(`${at}: expected a mapping (id, hash, access, …)`);
+  const entry = raw as Record<string, unknown>;
+  const unknown = Object.keys(entry).find((k) => !FIELDS.has(k));
+  if (unknown) throw new AuthFileError(`${at}: unknown field ${unknown}`);
+  const { id, hash, access, subject, description } = entry;
+  if (typeof id !== 'string' || !KEY_ID.test(id)) throw new AuthFileError(`${at}: id must be 1-64 letters, digits and -`);
+  if (typeof hash === 'string' && hash.startsWith(KEY_PREFIX))
+    throw new AuthFileError(`${at}: hash holds a key, not its hash: store what \`qdrant-auth-proxy keys hash\` prints, and treat this key as leaked`);
+  if (typeof hash !== 'string' || !HASH.test(hash)) throw new AuthFileError(`${at}: hash must be sha256: and 64 lowercase hex digits`);
+  const problem = grantProblem(access);
+  if (problem) throw new AuthFileError(`${at}: ${problem}`);
+  const expiresAt = readTime(entry.expires_at, `${at}: expires_at`);
+  const notBefore = readTime(entry.not_before, `${at}: not_before`);
+  if (expiresAt !== null && expiresAt <= now) throw new AuthFileError(`${at}: expires_at ${String(entry.expires_at)} has passed: remove the entry`);
+  if (expiresAt !== null && notBefore !== null && notBefore >= expiresAt) throw new AuthFileError(`${at}: not_before is not before expires_at`);
+  if (subject !== undefined && subject !== null && (typeof subject !== 'string' || subject === ''))
+    throw new AuthFileError(`${at}: subject must be a non-empty string`);
+  if (description !== undefined && description !== null && typeof description !== 'string') throw new AuthFileError(`${at}: description must be a string`);
+  return Object.freeze({
+    id,
+    digest: Buffer.from(hash.slice('sha256:'.length), 'hex'),
+    access: access as AccessGrant,
+    expiresAt,
+    notBefore,
+    subject: typeof subject === 'string' ? subject : id,
+    description: typeof description === 'string' ? description : null,
+  });
+}
+
+/** An RFC 3339 time with its offset (null when absent); a day the month lacks is refused, not rolled over. */
+export function readTime(value: unknown, at: string): number | null {
+  if (value === undefined || value === null) return null;
+  const m = typeof value === 'string' ? RFC3339.exec(value) : null;
+  const ms = m ? Date.parse((value as string).toUpperCase()) : Number.NaN;
+  const [, y, mo, d, h, mi, sec] = m ?? [];
+  const civil = m ? new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec))) : null;
+  const exact = civil !== null && civil.getUTCDate() === Number(d) && civil.getUTCHours() === Number(h) && civil.getUTCSeconds() === Number(sec);
+  if (!Number.isFinite(ms) || !exact) throw new AuthFileError(`${at}: expected an RFC 3339 time such as 2027-03-01T00:00:00Z, got ${JSON.stringify(value)}`);
+  return ms;
+}
