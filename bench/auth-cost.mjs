@@ -1,32 +1,60 @@
 #!/usr/bin/env node
-// Token verification cost, in-process (run by bench/run.sh; results in DIR/verify-cost.json):
-// microseconds per `Authenticator.authenticate` of the built proxy (dist/) for Qdrant's HS256 token
-// and identity provider tokens (RS256, ES256, keys from a jwks_file), cold (no token cache: every
-// call verifies) and warm (the token cache answers). Sequential calls on one core, after a warm-up.
+// The cost of authentication, in-process, with the built proxy (dist/); run by bench/run.sh.
 //
-//   node bench/verify-cost.mjs DIR [CALLS]
+//   node bench/auth-cost.mjs keys-file N FILE KEY_FILE
+//       writes a keys file (auth.keys_file) of N named keys to FILE, and one of its keys to KEY_FILE
+//   node bench/auth-cost.mjs measure DIR [CALLS]      (results in DIR/auth-cost.json)
+//       microseconds per `Authenticator.authenticate` for Qdrant's HS256 token, identity provider
+//       tokens (RS256, ES256, keys from a jwks_file), the master key and a named key among 10,000:
+//       cold (no token cache: every call verifies) and warm (the token cache answers); and the time
+//       to read a 10,000-key file (what start-up and every reload of it cost). Sequential calls on
+//       one core, after a warm-up.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pino from 'pino';
+import { AuthFiles } from '../dist/auth/auth-files.js';
 import { Authenticator } from '../dist/auth/authenticate.js';
 import { CertificateIdentities } from '../dist/auth/client-certificate.js';
+import { createKey, hashKey } from '../dist/auth/named-keys/key-format.js';
 import { KeySources } from '../dist/auth/providers/key-sources.js';
 import { parseConfig } from '../dist/config/load.js';
 import { buildProviders } from '../dist/engine.js';
 import { RequestMetadata } from '../dist/grpc/metadata.js';
 
-const [dir, callsArg] = process.argv.slice(2);
-if (!dir) {
-  console.error('usage: verify-cost.mjs DIR [CALLS]');
+const NAMED_KEYS = 10_000;
+
+/** A keys file of `n` keys (all granting `bench` rw); returns one of its keys. */
+function keysFile(n, file) {
+  const lines = ['keys:'];
+  let sample = null;
+  for (let i = 0; i < n; i++) {
+    const key = createKey(`bench-${i}`);
+    if (i === Math.floor(n / 2)) sample = key;
+    lines.push(`  - {id: bench-${i}, hash: "${hashKey(key)}", access: [{collection: bench, access: rw}]}`);
+  }
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return sample;
+}
+
+const [cmd, ...args] = process.argv.slice(2);
+if (cmd === 'keys-file') {
+  const [n, file, keyFile] = args;
+  writeFileSync(keyFile, keysFile(Number(n), file), { mode: 0o600 });
+  process.exit(0);
+}
+if (cmd !== 'measure' || !args[0]) {
+  console.error('usage: auth-cost.mjs keys-file N FILE KEY_FILE | measure DIR [CALLS]');
   process.exit(2);
 }
+const [dir, callsArg] = args;
+
 const CALLS = Number(callsArg ?? 3000);
 const WARMUP = Math.min(500, CALLS);
 const SECRET = 'bench-verify-cost-master-key-0123456789';
 const access = { access: [{ collection: 'bench', access: 'rw' }] };
-const work = mkdtempSync(join(tmpdir(), 'qap-verify-'));
+const work = mkdtempSync(join(tmpdir(), 'qap-auth-cost-'));
 
 try {
   const providers = [];
@@ -43,7 +71,20 @@ try {
       .sign(privateKey);
   }
   const config = parseConfig({ service: { api_key: SECRET, jwt_rbac: true }, auth: { jwt_providers: providers } });
-  const sources = new KeySources({ now: Date.now, logger: pino({ level: 'silent' }), onFetch: () => undefined });
+  const namedKeysFile = join(work, 'keys.yaml');
+  const namedKey = keysFile(NAMED_KEYS, namedKeysFile);
+  const silent = pino({ level: 'silent' });
+  const files = new AuthFiles({ logger: silent, now: Date.now, onKeyUse: () => undefined, onChange: () => undefined });
+  const loadMs = [];
+  for (let i = 0; i < 5; i++) {
+    const start = process.hrtime.bigint();
+    files.read({ keys_file: namedKeysFile, revocations_file: null });
+    loadMs.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  const { keys: namedKeys } = files.read({ keys_file: namedKeysFile, revocations_file: null });
+  tokens.master = SECRET;
+  tokens.named_key = namedKey;
+  const sources = new KeySources({ now: Date.now, logger: silent, onFetch: () => undefined });
   const authenticator = (tokenCacheSize) =>
     new Authenticator({
       apiKey: SECRET,
@@ -54,6 +95,7 @@ try {
       tokenCacheSize,
       certificateIdentities: new CertificateIdentities({}),
       providers: buildProviders(config.auth.jwt_providers, sources),
+      namedKeys,
       now: Date.now,
     });
   const cold = authenticator(0);
@@ -70,9 +112,12 @@ try {
   const results = {};
   for (const [alg, token] of Object.entries(tokens)) results[alg] = { cold_us: await perCall(cold, token), warm_us: await perCall(warm, token) };
   sources.stop();
-  const out = { calls: CALLS, warmup: WARMUP, node: process.version, results };
-  writeFileSync(join(dir, 'verify-cost.json'), `${JSON.stringify(out, null, 1)}\n`);
-  for (const [alg, r] of Object.entries(results)) console.error(`bench: verify ${alg}: cold ${r.cold_us.toFixed(1)} µs, warm ${r.warm_us.toFixed(2)} µs`);
+  const keysFileMs = loadMs.sort((a, b) => a - b)[2];
+  const out = { calls: CALLS, warmup: WARMUP, node: process.version, results, keys_file: { keys: NAMED_KEYS, read_ms_median_of_5: keysFileMs } };
+  writeFileSync(join(dir, 'auth-cost.json'), `${JSON.stringify(out, null, 1)}\n`);
+  for (const [name, r] of Object.entries(results))
+    console.error(`bench: authenticate ${name}: cold ${r.cold_us.toFixed(1)} µs, warm ${r.warm_us.toFixed(2)} µs`);
+  console.error(`bench: reading a ${NAMED_KEYS}-key keys file: ${keysFileMs.toFixed(0)} ms`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -36,6 +36,7 @@ const ROWS = {
   value_exists: { label: 'proxy, JWT + value_exists (warm)', serves: 'proxy' },
   rs256: { label: 'proxy, IdP token RS256 (collection rw)', serves: 'proxy' },
   es256: { label: 'proxy, IdP token ES256 (collection rw)', serves: 'proxy' },
+  namedkey: { label: 'proxy, named key (one of 10,000)', serves: 'proxy' },
   tls: { label: 'proxy, no auth, TLS listener', serves: 'proxy' },
   mtls: { label: 'proxy, no auth, mutual-TLS listener', serves: 'proxy' },
 };
@@ -51,6 +52,7 @@ const TARGETS = {
   rssMb: 100, // proxy peak RSS under full load
   authCost: { jwt: 0.05, value_exists: 0.1 }, // extra time per call over no auth (count table)
   providerVsHs256Cpu: 0.05, // an identity provider token: at most 5% more proxy CPU per call than HS256 (count table)
+  namedKeyVsApiKeyCpu: 0.05, // a named key among 10,000: at most 5% more proxy CPU per call than service.api_key (count table)
 };
 
 // --- call data ------------------------------------------------------------------------------------
@@ -593,7 +595,7 @@ function report(dir) {
   if (count?.byRow.proxy && (count.byRow.jwt || count.byRow.apikey)) {
     const b = count.byRow.proxy;
     const authRows = [];
-    for (const r of ['apikey', 'jwt', 'value_exists', 'rs256', 'es256']) {
+    for (const r of ['apikey', 'namedkey', 'jwt', 'value_exists', 'rs256', 'es256']) {
       const m = count.byRow[r];
       if (!m) continue;
       const cost = b.rps / m.rps - 1;
@@ -639,25 +641,47 @@ function report(dir) {
     o.heading(3, "Identity provider tokens vs Qdrant's HS256 token (`Points/Count`, full load, same proxy, warm token cache)");
     o.table(['token', 'calls/s vs HS256', 'proxy CPU/call vs HS256', 'added p50 ms', `CPU within +${TARGETS.providerVsHs256Cpu * 100}%?`], providerRows);
   }
-  const verifyFile = join(dir, 'verify-cost.json');
-  if (existsSync(verifyFile)) {
-    const v = JSON.parse(readFileSync(verifyFile, 'utf8'));
+  // Named keys against the master key, same proxy process.
+  const namedTargets = [];
+  if (count?.byRow.apikey && count.byRow.namedkey) {
+    const a = count.byRow.apikey;
+    const m = count.byRow.namedkey;
+    const cpu = m.cpuPer1k / a.cpuPer1k - 1;
+    namedTargets.push([
+      `named key (10,000 in the file) <= +${TARGETS.namedKeyVsApiKeyCpu * 100}% proxy CPU per call vs service.api_key`,
+      `${COUNT_CALL_TEXT}, full load`,
+      `${pct(cpu)} (${fmt(m.cpuPer1k, 3)} vs ${fmt(a.cpuPer1k, 3)} s/1k), calls/s ${ratio(m.rps, a.rps)}`,
+      yes(cpu <= TARGETS.namedKeyVsApiKeyCpu),
+    ]);
+  }
+  const costFile = join(dir, 'auth-cost.json');
+  if (existsSync(costFile)) {
+    const v = JSON.parse(readFileSync(costFile, 'utf8'));
+    const label = {
+      HS256: "Qdrant's HS256 token",
+      RS256: 'identity provider token, RS256',
+      ES256: 'identity provider token, ES256',
+      master: 'service.api_key',
+      named_key: `named key among ${v.keys_file.keys}`,
+    };
     o.line();
-    o.heading(3, 'Token verification, in-process (`bench/verify-cost.mjs`)');
+    o.heading(3, 'Authentication, in-process (`bench/auth-cost.mjs`)');
     o.line(
       `Microseconds per \`Authenticator.authenticate\` of the built proxy, ${v.calls} sequential calls after ${v.warmup} warm-up ones (${v.node}): ` +
-        'cold = no token cache, every call verifies the signature and reads the claims; warm = the token cache answers (what a client reusing its token costs).',
+        'cold = no token cache, every call verifies the signature and reads the claims; warm = the token cache answers (what a client reusing its token costs; keys are never cached).',
     );
     o.line();
     o.table(
-      ['token', 'cold µs/verify', 'warm µs/call'],
-      Object.entries(v.results).map(([alg, r]) => [alg === 'HS256' ? "HS256 (Qdrant's)" : `${alg} (identity provider)`, fmt(r.cold_us, 1), fmt(r.warm_us, 2)]),
+      ['credential', 'cold µs/call', 'warm µs/call'],
+      Object.entries(v.results).map(([name, r]) => [label[name] ?? name, fmt(r.cold_us, 1), fmt(r.warm_us, 2)]),
     );
-    summary.verify_cost = v;
+    o.line();
+    o.line(`Reading a keys file of ${v.keys_file.keys} keys (start-up, and every reload of it): ${fmt(v.keys_file.read_ms_median_of_5, 0)} ms (median of 5).`);
+    summary.auth_cost = v;
   }
 
   // Targets of the record.
-  const targets = [...providerTargets];
+  const targets = [...providerTargets, ...namedTargets];
   for (const t of full) {
     const j = t.byRow.jwt;
     const n = t.byRow.nginx;

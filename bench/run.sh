@@ -8,6 +8,7 @@
 #   pool          the same with upstream.transport http2 and upstream.connections 4
 #   apikey, jwt, value_exists   a proxy with an API key and jwt_rbac, with each credential
 #   rs256, es256  the same proxy, with identity provider tokens (auth.jwt_providers, jwks_file keys)
+#   namedkey      the same proxy, with a named key among 10,000 in its auth.keys_file
 #   tls, mtls     a proxy without keys whose listener speaks TLS / requires client certificates
 # Tables (bench/README.md explains each): "calls" (Search, Upsert, List at full load), "count" (the
 # cheap Points/Count at full load, every path), "rate" (Count and Search at a fixed rate: latency).
@@ -18,7 +19,7 @@
 #       calls      the Search / Upsert / List table
 #       nginx      the nginx rows (nginx is installed with apt-get if missing; skipped with a reason if it cannot be)
 #       auth       the api-key / JWT / value_exists / identity provider rows, and the in-process
-#                  token verification cost (bench/verify-cost.mjs: µs per verify, cold and warm)
+#                  authentication cost (bench/auth-cost.mjs: µs per call cold and warm, keys file read time)
 #       transport  the grpc-js transport rows
 #       tls        the TLS and mutual-TLS listener rows (count and rate tables)
 #       rate       the fixed-rate (latency) tables
@@ -331,16 +332,20 @@ if has_section auth; then
     printf '{"authorization":"Bearer %s"}\n' "$token" >"$TMP/md-${alg,,}.json"
     PROVIDERS_YAML+="{ name: $alg, issuer: \"$issuer\", audiences: [qdrant], jwks_file: $TMP/jwks-$alg.json, algorithms: [$alg], access_claim: qdrant.access }, "
   done
-  printf '%s\n' "$API_KEY" "$TOKEN_JWT" "$TOKEN_VE" >>"$TMP/secrets"
+  # A named key (row namedkey) among 10,000 in auth.keys_file.
+  node bench/auth-cost.mjs keys-file 10000 "$TMP/keys.yaml" "$TMP/named.key" || die "could not write the keys file"
+  NAMED_KEY="$(cat "$TMP/named.key")"
+  printf '{"api-key":"%s"}\n' "$NAMED_KEY" >"$TMP/md-namedkey.json"
+  printf '%s\n' "$API_KEY" "$TOKEN_JWT" "$TOKEN_VE" "$NAMED_KEY" >>"$TMP/secrets"
   printf '{"api-key":"%s"}\n' "$API_KEY" >"$TMP/md-apikey.json"
   printf '{"authorization":"Bearer %s"}\n' "$TOKEN_JWT" >"$TMP/md-jwt.json"
   printf '{"authorization":"Bearer %s"}\n' "$TOKEN_VE" >"$TMP/md-value_exists.json"
   start_proxy auth ", jwt_rbac: true" http2 \
-    "auth: { value_exists_cache_ttl_seconds: $VALUE_EXISTS_TTL, jwt_providers: [${PROVIDERS_YAML%, }] }   # api_key: QDRANT__SERVICE__API_KEY in the environment" \
+    "auth: { value_exists_cache_ttl_seconds: $VALUE_EXISTS_TTL, keys_file: $TMP/keys.yaml, jwt_providers: [${PROVIDERS_YAML%, }] }   # api_key: QDRANT__SERVICE__API_KEY in the environment" \
     QDRANT__SERVICE__API_KEY="$API_KEY"
-  for row in apikey jwt value_exists rs256 es256; do add_row "$row" "$PROXY_PID" "$PROXY_PORT" --insecure "$TMP/md-$row.json"; done
-  log "token verification cost, in-process (bench/verify-cost.mjs)"
-  node bench/verify-cost.mjs "$RESULTS" >&2 || die "bench/verify-cost.mjs failed"
+  for row in apikey namedkey jwt value_exists rs256 es256; do add_row "$row" "$PROXY_PID" "$PROXY_PORT" --insecure "$TMP/md-$row.json"; done
+  log "authentication cost, in-process (bench/auth-cost.mjs)"
+  node bench/auth-cost.mjs measure "$RESULTS" >&2 || die "bench/auth-cost.mjs failed"
 fi
 
 if has_section tls; then
@@ -589,7 +594,7 @@ if has_section calls; then
 fi
 if ((COUNT_TABLE)); then
   matrix count "$COUNT_CALL" "$TMP/count.json" "$COUNT_ROUNDS" "$COUNT_DURATION" "$COUNT_WARMUP" 0 \
-    direct nginx proxy grpcjs pool apikey jwt rs256 es256 value_exists tls mtls
+    direct nginx proxy grpcjs pool apikey namedkey jwt rs256 es256 value_exists tls mtls
 fi
 if has_section rate; then
   if [[ -n "${BENCH_RATE_COUNT:-}" ]]; then RATE_COUNT="$BENCH_RATE_COUNT"; else rate_for count count; RATE_COUNT="$RATE"; fi
