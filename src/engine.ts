@@ -11,6 +11,9 @@ import { Revocations } from './auth/revocations.js';
 import { type ScrollFn, ValueExistsChecker } from './auth/value-exists.js';
 import type { Config, JwtProviderConfig } from './config/schema.js';
 import type { Logger } from './log/logger.js';
+import { AddressRanges } from './traffic/address-ranges.js';
+import type { Limiter } from './traffic/limiter.js';
+import { type TrafficHooks, TrafficPolicy } from './traffic/traffic-policy.js';
 
 export interface Engine {
   readonly config: Readonly<Config>;
@@ -18,6 +21,9 @@ export interface Engine {
   readonly auth: Authenticator;
   readonly rules: ReadonlyMap<string, CompiledRule>;
   readonly valueExists: ValueExistsChecker;
+  readonly traffic: TrafficPolicy;
+  /** The identity providers by issuer (an auth file change reuses them: nothing to re-read or refetch). */
+  readonly providers: ReadonlyMap<string, JwtProvider>;
 }
 
 export interface EngineDeps {
@@ -35,6 +41,11 @@ export interface EngineDeps {
   /** Named keys and revocations in force (src/auth/auth-files.ts); none when absent. */
   readonly authFiles?: AuthFilesState;
   readonly onRevoked?: (reason: string) => void;
+  /** The process's rate-limit buckets (kept across reloads); none: no limits apply. */
+  readonly limiter?: Limiter | null;
+  readonly traffic?: TrafficHooks;
+  /** Providers to use as they are, instead of building them from the config. */
+  readonly providers?: ReadonlyMap<string, JwtProvider>;
 }
 
 export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine {
@@ -43,8 +54,10 @@ export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine 
   // A keys or revocations file the engine was not given is a wiring error, never a silent no-auth.
   if ((auth.keys_file !== null && !deps.authFiles?.keys) || (auth.revocations_file !== null && !deps.authFiles))
     throw new Error('auth.keys_file / auth.revocations_file need the files read (src/auth/auth-files.ts)');
+  const providers = deps.providers ?? buildProviders(auth.jwt_providers, deps.keySources);
   return Object.freeze({
     config,
+    providers,
     api: deps.api,
     auth: new Authenticator({
       apiKey: service.api_key,
@@ -54,7 +67,7 @@ export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine 
       maxCredentialBytes: auth.max_credential_bytes,
       tokenCacheSize: auth.token_cache_size,
       certificateIdentities: new CertificateIdentities(auth.client_cert_identities),
-      providers: buildProviders(auth.jwt_providers, deps.keySources),
+      providers,
       ...(deps.onProviderToken ? { onProviderToken: deps.onProviderToken } : {}),
       namedKeys: deps.authFiles?.keys ?? null,
       revocations: deps.authFiles?.revocations ?? Revocations.NONE,
@@ -68,6 +81,7 @@ export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine 
       (claim, error) => deps.logger.warn({ collection: claim.collection, error }, 'value_exists look-up failed'),
       deps.onValueExists,
     ),
+    traffic: new TrafficPolicy(config, deps.limiter ?? null, deps.traffic),
   });
 }
 
@@ -93,6 +107,7 @@ export function buildProviders(configs: readonly JwtProviderConfig[], keySources
           maxTokenAgeSeconds: c.max_token_age_seconds,
           subjectClaim: c.subject_claim,
           access: { accessClaim: c.access_claim, rules: c.access_rules },
+          allowedRanges: c.allowed_source_ranges.length > 0 ? new AddressRanges(c.allowed_source_ranges) : null,
         },
         sources.get(c.name)!,
       ),

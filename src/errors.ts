@@ -19,6 +19,11 @@ export const ERRORS = {
   key_expired: { status: Status.UNAUTHENTICATED, message: 'API key has expired' },
   key_not_yet_valid: { status: Status.UNAUTHENTICATED, message: 'API key is not valid yet' },
   credential_revoked: { status: Status.UNAUTHENTICATED, message: 'Credential has been revoked' },
+  // Traffic policy (service.allowed_source_ranges, identities' ranges, rate_limits); beyond Qdrant.
+  address_not_allowed: { status: Status.PERMISSION_DENIED, message: 'Forbidden: calls from this address are not allowed' },
+  identity_address_not_allowed: { status: Status.PERMISSION_DENIED, message: 'Forbidden: this credential may not be used from this address' },
+  rate_limited: { status: Status.RESOURCE_EXHAUSTED, message: 'rate limit exceeded: {detail}' },
+  too_many_in_flight: { status: Status.RESOURCE_EXHAUSTED, message: 'too many calls in flight: {detail}' },
   value_exists_no_match: { status: Status.UNAUTHENTICATED, message: 'Invalid JWT, stateful validation failed' },
   value_exists_collection_missing: { status: Status.PERMISSION_DENIED, message: 'Invalid JWT, stateful validation failed' },
   value_exists_unavailable: { status: Status.UNAVAILABLE, message: 'Invalid JWT, stateful validation could not be completed' },

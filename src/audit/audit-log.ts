@@ -26,6 +26,8 @@ export interface AuditEvent {
   readonly allowed: boolean;
   readonly code: Status;
   readonly error?: string;
+  /** Allowed only because the refusing policy part is in shadow mode (policy_mode): what it would have said. */
+  readonly shadowDenied?: readonly string[];
   readonly durationMs: number;
 }
 
@@ -96,8 +98,9 @@ export class AuditLog {
     }
     const tracing = firstHeader(e.metadata, TRACING_KEYS);
     if (tracing) entry.tracing_id = tracing;
-    entry.result = e.allowed ? 'ok' : 'denied';
+    entry.result = !e.allowed ? 'denied' : e.shadowDenied ? 'shadow_denied' : 'ok';
     if (e.error) entry.error = e.error;
+    else if (e.shadowDenied) entry.error = e.shadowDenied.join('; ');
     entry.code = e.code;
     entry.duration_ms = Math.round(e.durationMs * 1000) / 1000;
     return entry;

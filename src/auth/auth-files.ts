@@ -1,11 +1,11 @@
 // The auth files the config names, `auth.keys_file` and `auth.revocations_file`: read at start-up
 // (a broken file stops it), re-read on SIGHUP (a broken file refuses the reload) and whenever one
-// changes (checked every 250 ms; a broken file is logged with the entry named and the set in force
-// keeps serving). Each successful read hands a new state to `onChange`, which swaps the engine. A
+// changes (checked every 250 ms; only the file that changed is read again; a broken file is logged
+// with the entry named and the set in force keeps serving). Each successful read hands a new state to `onChange`, which swaps the engine. A
 // file whose text is the one in force is not parsed again: its keys stay as they were accepted (a
 // key that has expired since then is refused per call, and never blocks a change to the other
 // file, a revocation above all).
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { readFileSync, type Stats, statSync, unwatchFile, watchFile } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { KeyUse } from './named-keys/key-store.js';
@@ -66,6 +66,7 @@ export class AuthFiles {
     this.settings = auth;
     this.state = state;
     this.follow([auth.keys_file, auth.revocations_file].filter((f): f is string => f !== null));
+    this.crossCheck();
     this.warnExpiring();
   }
 
@@ -74,23 +75,29 @@ export class AuthFiles {
     this.follow([]);
   }
 
-  private readFiles(keysFile: string | null, revocationsFile: string | null): AuthFilesState {
-    const now = this.hooks.now();
-    const texts = { keys: keysFile === null ? null : readText(keysFile), revocations: revocationsFile === null ? null : readText(revocationsFile) };
+  private readFiles(keysFile: string | null, revocationsFile: string | null, only?: string): AuthFilesState {
     const prior = this.state.texts;
-    const keys =
-      texts.keys === null
+    // A change to one file re-reads that file alone: a broken keys file never holds back a revocation.
+    const keysText = keysFile === null ? null : only !== undefined && only !== keysFile ? (prior?.keys ?? readText(keysFile)) : readText(keysFile);
+    const revocationsText =
+      revocationsFile === null
         ? null
-        : texts.keys === prior?.keys && this.state.keys
+        : only !== undefined && only !== revocationsFile
+          ? (prior?.revocations ?? readText(revocationsFile))
+          : readText(revocationsFile);
+    const keys =
+      keysText === null
+        ? null
+        : keysText === prior?.keys && this.state.keys
           ? this.state.keys
-          : new NamedKeyStore(parseKeysFile(texts.keys, keysFile!, now), this.hooks.onKeyUse);
+          : new NamedKeyStore(parseKeysFile(keysText, keysFile!, this.hooks.now()), this.hooks.onKeyUse);
     const revocations =
-      texts.revocations === null
+      revocationsText === null
         ? Revocations.NONE
-        : texts.revocations === prior?.revocations
+        : revocationsText === prior?.revocations
           ? this.state.revocations
-          : parseRevocationsFile(texts.revocations, revocationsFile!);
-    return { keys, revocations, texts };
+          : parseRevocationsFile(revocationsText, revocationsFile!);
+    return { keys, revocations, texts: { keys: keysText, revocations: revocationsText } };
   }
 
   private follow(files: string[]): void {
@@ -100,14 +107,26 @@ export class AuthFiles {
   }
 
   private reread(file: string): void {
+    const previous = this.state;
     try {
-      this.state = this.read(this.settings);
+      this.state = this.readFiles(this.settings.keys_file, this.settings.revocations_file, file);
+      if (this.state.keys === previous.keys && this.state.revocations === previous.revocations) return; // touched, not changed
+      this.hooks.onChange(this.state, file);
     } catch (err) {
+      this.state = previous;
       this.hooks.logger.error({ file, err: (err as Error).message }, 'auth file refused; the keys and revocations in force stay');
       return;
     }
-    this.hooks.onChange(this.state, file);
+    this.crossCheck();
     this.warnExpiring();
+  }
+
+  /** Revocations naming key ids the keys file lacks revoke nothing: most likely a typo, so say so. */
+  private crossCheck(): void {
+    const { keys, revocations } = this.state;
+    const unknown = revocations.keyIdsOutside(keys);
+    if (unknown.length > 0)
+      this.hooks.logger.warn({ key_ids: unknown }, 'auth.revocations_file key_ids name no key of auth.keys_file (ids are case-sensitive)');
   }
 
   private warnExpiring(): void {
@@ -123,7 +142,23 @@ export class AuthFiles {
   }
 }
 
+/** Larger auth files are refused (a 10,000-key file is about 1.5 MB). */
+export const MAX_AUTH_FILE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * An auth file: a regular file (a FIFO would block the process) of bounded size, which no other
+ * user may write (whoever can write the keys file can give themselves a key).
+ */
 function readText(file: string): string {
+  let info: Stats;
+  try {
+    info = statSync(file);
+  } catch (err) {
+    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  if (!info.isFile()) throw new Error(`${file} is not a regular file`);
+  if (info.size > MAX_AUTH_FILE_BYTES) throw new Error(`${file} is ${info.size} bytes, over ${MAX_AUTH_FILE_BYTES}`);
+  if (info.mode & 0o002) throw new Error(`${file} may be written by every user (mode 0${(info.mode & 0o777).toString(8)}): chmod o-w it`);
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {

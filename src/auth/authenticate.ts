@@ -149,7 +149,7 @@ export class Authenticator {
       this.pending.set(key, pending);
     }
     try {
-      const verified = await pending;
+      const verified = withTokenId(await pending, key);
       this.report(provider, 'ok');
       if (this.tokens) {
         const until = verified.validUntilMs === null ? MAX_TOKEN_CACHE_MS : verified.validUntilMs - now;
@@ -167,13 +167,19 @@ export class Authenticator {
   }
 
   private verifyQdrantToken(token: string, key: string, now: number): Principal {
-    const verified = this.jwt!.verify(token, now);
+    const verified = withTokenId(this.jwt!.verify(token, now), key);
     if (this.tokens) {
       const untilExpiry = verified.exp === null ? MAX_TOKEN_CACHE_MS : (verified.exp + JWT_LEEWAY_SECONDS + 1) * 1000 - now;
       this.tokens.set(key, { qdrant: verified }, { ttl: Math.max(1, Math.min(MAX_TOKEN_CACHE_MS, untilExpiry)) });
     }
     return verified.principal;
   }
+}
+
+/** A token that names no subject gets a short digest of itself as its identity (rate limits). */
+function withTokenId<T extends { readonly principal: Principal }>(verified: T, digest: string): T {
+  if (verified.principal.subject !== undefined) return verified;
+  return { ...verified, principal: Object.freeze({ ...verified.principal, tokenId: digest.slice(0, 16) }) };
 }
 
 /** The `iss` of a compact JWT's payload, unverified; null when there is none to read. */

@@ -2,14 +2,37 @@
 // certificate's subject CN or one of its SANs to an access grant shaped like a JWT's `access` claim,
 // so a mesh workload with a certificate needs no key. Used only when the call carries no credential.
 import type { PeerCertificate } from 'node:tls';
+import { AddressRanges } from '../traffic/address-ranges.js';
+import { type LimitConfig, limitOf } from '../traffic/local-limits.js';
 import { type AccessGrant, type Principal, principalFromGrant } from './principal.js';
+
+interface CertificateIdentityEntry {
+  readonly access: AccessGrant;
+  readonly allowed_source_ranges?: readonly string[];
+  readonly rate_limit?: LimitConfig | null;
+}
+
+/** As `auth.client_cert_identities` writes one. */
+export type CertificateIdentity = AccessGrant | CertificateIdentityEntry;
 
 export class CertificateIdentities {
   private readonly byName: ReadonlyMap<string, Principal>;
 
-  constructor(grants: Readonly<Record<string, AccessGrant>>) {
+  constructor(identities: Readonly<Record<string, CertificateIdentity>>) {
     const byName = new Map<string, Principal>();
-    for (const [name, grant] of Object.entries(grants)) byName.set(name, principalFromGrant(grant, { authType: 'Certificate', subject: name }));
+    for (const [name, identity] of Object.entries(identities)) {
+      // A bare grant, or a grant with the identity's own address ranges and rate limit.
+      const entry = typeof identity === 'string' || Array.isArray(identity) ? { access: identity as AccessGrant } : (identity as CertificateIdentityEntry);
+      byName.set(
+        name,
+        principalFromGrant(entry.access, {
+          authType: 'Certificate',
+          subject: name,
+          ...(entry.allowed_source_ranges?.length ? { allowedRanges: new AddressRanges(entry.allowed_source_ranges) } : {}),
+          ...(entry.rate_limit ? { rateLimit: limitOf(entry.rate_limit) } : {}),
+        }),
+      );
+    }
     this.byName = byName;
   }
 

@@ -1,3 +1,6 @@
+import type { AddressRanges } from '../traffic/address-ranges.js';
+import type { Limit } from '../traffic/local-limits.js';
+
 // Who a call is, once authenticated: made from an access grant, whatever the credential (a JWT's
 // `access` claim, a client certificate identity). Read-only; later stages require it.
 
@@ -32,6 +35,11 @@ export interface Identity {
   readonly jti?: readonly string[];
   readonly issuedAt?: number;
   readonly subjects?: readonly string[];
+  /** A short digest of a token that names no subject: its own identity for rate limits. */
+  readonly tokenId?: string;
+  /** Where this identity may be used from, and its own rate limit (src/traffic); absent: the defaults. */
+  readonly allowedRanges?: AddressRanges;
+  readonly rateLimit?: Limit;
 }
 
 export type Principal =

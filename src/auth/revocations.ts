@@ -8,7 +8,7 @@
 //                                      (`iat`) before the time; a token of it without `iat` too
 //
 // Checked on every call after authentication, cache hits included.
-import { AuthFileError, parseAuthYaml } from './auth-yaml.js';
+import { AuthFileError, parseAuthYaml, shown } from './auth-yaml.js';
 import { readTime } from './named-keys/keys-file.js';
 import type { Principal } from './principal.js';
 
@@ -25,6 +25,11 @@ export class Revocations {
     /** Subject → epoch ms: tokens issued before it are revoked. */
     private readonly issuedBefore: ReadonlyMap<string, number>,
   ) {}
+
+  /** The revoked key ids that name no key of `keys` (all of them when there is no keys file). */
+  keyIdsOutside(keys: { has(id: string): boolean } | null): string[] {
+    return [...this.keyIds].filter((id) => !keys?.has(id));
+  }
 
   get size(): number {
     return this.jti.size + this.subjects.size + this.keyIds.size + this.digests.size + this.issuedBefore.size;
@@ -54,14 +59,15 @@ export function parseRevocationsFile(text: string, source: string): Revocations 
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new AuthFileError(`${source}: expected a mapping (${FIELDS.join(', ')})`);
   const d = doc as Record<string, unknown>;
   const unknown = Object.keys(d).find((k) => !(FIELDS as readonly string[]).includes(k));
-  if (unknown) throw new AuthFileError(`${source}: unknown field ${unknown} (expected ${FIELDS.join(', ')})`);
+  if (unknown) throw new AuthFileError(`${source}: unknown field ${shown(unknown)} (expected ${FIELDS.join(', ')})`);
   const strings = (name: string, check?: (v: string) => boolean, form = 'a non-empty string'): Set<string> => {
     const list = d[name] ?? [];
     if (!Array.isArray(list)) throw new AuthFileError(`${source}: ${name} must be a list`);
     return new Set(
       list.map((v, i) => {
-        if (typeof v !== 'string' || v === '' || (check && !check(v)))
-          throw new AuthFileError(`${source}: ${name}[${i}]: expected ${form}, got ${JSON.stringify(v)}`);
+        if (typeof v === 'string' && v.startsWith('qap_') && name !== 'token_sha256')
+          throw new AuthFileError(`${source}: ${name}[${i}]: a key, not an id: name the key by its id (and treat this one as leaked)`);
+        if (typeof v !== 'string' || v === '' || (check && !check(v))) throw new AuthFileError(`${source}: ${name}[${i}]: expected ${form}, got ${shown(v)}`);
         return v;
       }),
     );
@@ -72,7 +78,7 @@ export function parseRevocationsFile(text: string, source: string): Revocations 
   list.forEach((entry, i) => {
     const at = `${source}: issued_before[${i}]`;
     const { subject, before, ...rest } = (entry ?? {}) as Record<string, unknown>;
-    if (Object.keys(rest).length > 0) throw new AuthFileError(`${at}: unknown field ${Object.keys(rest)[0]} (expected subject, before)`);
+    if (Object.keys(rest).length > 0) throw new AuthFileError(`${at}: unknown field ${shown(Object.keys(rest)[0])} (expected subject, before)`);
     if (typeof subject !== 'string' || subject === '') throw new AuthFileError(`${at}: subject must be a non-empty string`);
     const ms = readTime(before, `${at}.before`);
     if (ms === null) throw new AuthFileError(`${at}: before is required`);

@@ -33,6 +33,10 @@ export interface CallRecord {
   audited: boolean;
   upstreamStarted: number;
   upstreamMs: number;
+  /** What a policy part in shadow mode would have refused (policy_mode): the call went on. */
+  shadowDenied: string[];
+  /** Gives back the call's place in its identity's limits (rate_limits.*.max_in_flight) when it ends. */
+  release: (() => void) | null;
 }
 
 /** Opens a call's record when it starts and writes it once when it ends. */
@@ -62,6 +66,8 @@ export class CallRecorder implements Recorder {
       audited: rule?.need.scope !== 'none',
       upstreamStarted: 0,
       upstreamMs: 0,
+      shadowDenied: [],
+      release: null,
     };
   }
 
@@ -103,6 +109,7 @@ export class CallRecorder implements Recorder {
       allowed,
       code,
       ...(!allowed ? { error: auditError(code, status.details) } : {}),
+      ...(allowed && record.shadowDenied.length > 0 ? { shadowDenied: record.shadowDenied } : {}),
       durationMs: totalMs,
     });
   }

@@ -3,23 +3,29 @@
 //   on the headers, before any body byte is read (admit):
 //     1. metadata limit        (limits.max_metadata_bytes)
 //     2. admission            health bypass | no authentication configured | a credential:
-//     3. authenticate         (api-key / Bearer: a key, Qdrant's HS256 JWT or an identity provider's
-//                              token; else a mapped client certificate → principal)
-//     4. value_exists         (JWT claim checked against the upstream, cached)
-//     5. authorize on headers (global methods, lists; collection methods wait for the body)
+//     3. authenticate         (api-key / Bearer: a key, a named key, Qdrant's HS256 JWT or an
+//                              identity provider's token, then the revocation list; else a mapped
+//                              client certificate → principal)
+//     4. source address       (service.allowed_source_ranges, the identity's own ranges)
+//     5. limits               (the identity's calls per second and calls in flight; once per call)
+//     6. value_exists         (JWT claim checked against the upstream, cached)
+//     7. authorize on headers (global methods, lists; collection methods wait for the body)
 //   on the body:
-//     6. read the request     (one message; size, memory budget, decompression cap, timeout)
-//     7. authorize            (the request's collections and lookups against the principal)
+//     8. read the request     (one message; size, memory budget, decompression cap, timeout)
+//     9. authorize            (the request's collections and lookups against the principal)
 //        (rewrite stages come here)
-//     8. re-check             (a reload reported while the call waited: decided again under it)
+//    10. re-check             (a reload reported while the call waited: decided again under it)
 //   upstream:
-//     9. forward              (reply frames pass to the client as they arrive …)
-//    10. filter the reply     (… except list replies for collection-scoped principals)
+//    11. forward              (reply frames pass to the client as they arrive …)
+//    12. filter the reply     (… except list replies for collection-scoped principals)
 //   always:
-//    11. one status           (catalogued errors by code, upstream outcomes by origin, else INTERNAL, logged)
-//    12. the record, once     (metrics, audit, DEBUG line: src/chain/call-record.ts)
+//    13. one status           (catalogued errors by code, upstream outcomes by origin, else INTERNAL, logged)
+//    14. the record, once     (metrics, audit, DEBUG line: src/chain/call-record.ts); the call's
+//                              place in its limits given back
 //
-// A stage that throws ends the call: nothing is forwarded after a failure.
+// A stage that throws ends the call: nothing is forwarded after a failure. A policy part in shadow
+// mode (policy_mode) records what it would have refused and lets the call go on; authentication
+// is never shadowed.
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { ALLOW, authorizeCollections, authorizeOnHeaders, type Decision } from '../access/authorize.js';
 import type { CompiledRule } from '../access/compile-rules.js';
@@ -29,10 +35,11 @@ import { NO_AUTH_PRINCIPAL, type Principal } from '../auth/principal.js';
 import type { Engine } from '../engine.js';
 import { ProxyError } from '../errors.js';
 import { MessageReader } from '../grpc/framing.js';
-import type { GrpcStatus } from '../grpc/status.js';
+import { type GrpcStatus, Status } from '../grpc/status.js';
 import type { Logger } from '../log/logger.js';
 import type { Budget } from '../server/budget.js';
 import type { ClientCall } from '../server/server-call.js';
+import { ShadowRefusal } from '../traffic/traffic-policy.js';
 import type { Forwarder, ReplySink } from '../upstream/forwarder.js';
 import { clientStatus } from '../upstream/upstream-status.js';
 import type { Admission, CallRecord, Recorder } from './call-record.js';
@@ -79,6 +86,8 @@ export async function runCall(call: ClientCall, method: MethodEntry, deps: Runne
   } catch (err) {
     error = err;
     status = statusOf(err, method.path, deps.logger);
+  } finally {
+    record.release?.();
   }
   call.end(status);
   try {
@@ -102,16 +111,16 @@ async function handle(call: ClientCall, method: MethodEntry, deps: RunnerDeps, r
   }
 }
 
-/** Steps 1-10. */
+/** Steps 1-12. */
 async function proceed(call: ClientCall, method: MethodEntry, deps: RunnerDeps, record: CallRecord): Promise<GrpcStatus> {
-  let admitted = await admit(call, method, deps.currentEngine(), record);
+  let admitted = await admit(call, method, deps.currentEngine(), record, true);
   const request = await call.readRequest(admitted.maxRequestBytes, admitted.admission === 'health_bypass');
   record.request = request;
-  let decision = authorize(admitted, method, request);
+  let decision = authorize(admitted, method, request, record);
   for (let rechecks = 0; admitted.engine !== deps.currentEngine(); rechecks++) {
     if (rechecks === MAX_RECHECKS) throw new ProxyError('internal');
-    admitted = await admit(call, method, deps.currentEngine(), record);
-    decision = authorize(admitted, method, request);
+    admitted = await admit(call, method, deps.currentEngine(), record, false);
+    decision = authorize(admitted, method, request, record);
   }
   record.decision = decision;
   if (call.cancelled) throw new ProxyError('cancelled');
@@ -141,15 +150,26 @@ async function proceed(call: ClientCall, method: MethodEntry, deps: RunnerDeps, 
   return status;
 }
 
-/** Steps 1-5: everything decided on the request headers. */
-async function admit(call: ClientCall, method: MethodEntry, engine: Engine, record: CallRecord): Promise<Admitted> {
+/** Steps 1-6: everything decided on the request headers. `first`: the call's limits are taken once, not again on a re-check. */
+async function admit(call: ClientCall, method: MethodEntry, engine: Engine, record: CallRecord, first: boolean): Promise<Admitted> {
   const { limits } = engine.config;
   if (method.rule?.need.scope === 'none') {
     if (call.metadata.byteSize > limits.max_metadata_bytes) throw new ProxyError('metadata_too_large');
     record.admission = 'health_bypass';
+    const address = shadowable(record, () => engine.traffic.checkAddress(call, null)) ?? null;
+    if (first) {
+      const release = shadowableAsync(record, () => engine.traffic.admit(null, address, method.path));
+      record.release = (release instanceof Promise ? await release : release) ?? null;
+    }
     return { engine, admission: 'health_bypass', principal: NO_AUTH_PRINCIPAL, decision: ALLOW, maxRequestBytes: limits.max_anonymous_message_bytes };
   }
-  const principal = await identify(call, engine, record);
+  const principal = await authenticateCall(call, engine, record);
+  const address = shadowable(record, () => engine.traffic.checkAddress(call, engine.auth.enabled ? principal : null)) ?? null;
+  if (first) {
+    const release = shadowableAsync(record, () => engine.traffic.admit(engine.auth.enabled ? principal : null, address, method.path));
+    record.release = (release instanceof Promise ? await release : release) ?? null;
+  }
+  if (principal.valueExists) await engine.valueExists.check(principal.valueExists);
   if (method.kind === null) {
     record.audited = false; // no handler, no access check (Qdrant's router answers)
     throw new ProxyError('unimplemented');
@@ -158,27 +178,75 @@ async function admit(call: ClientCall, method: MethodEntry, engine: Engine, reco
     record.admission = 'no_auth';
     return { engine, admission: 'no_auth', principal, decision: ALLOW, maxRequestBytes: limits.max_message_bytes };
   }
-  if (!method.rule) throw new ProxyError('method_not_in_table');
   record.admission = 'credential';
-  return { engine, admission: 'credential', principal, decision: authorizeOnHeaders(method.rule, principal), maxRequestBytes: limits.max_message_bytes };
+  const decision = accessDecision(engine, record, () => {
+    if (!method.rule) throw new ProxyError('method_not_in_table');
+    return authorizeOnHeaders(method.rule, principal);
+  });
+  return { engine, admission: 'credential', principal, decision, maxRequestBytes: limits.max_message_bytes };
 }
 
-/**
- * Steps 3-4: who the caller is (value_exists included); all that server reflection requires too.
- * With no key configured there is no authentication at all, as in Qdrant.
- */
-export async function identify(call: ClientCall, engine: Engine, record?: CallRecord): Promise<Principal> {
+/** Step 3: who the caller is (api-key / Bearer, else a mapped client certificate). */
+async function authenticateCall(call: ClientCall, engine: Engine, record?: CallRecord): Promise<Principal> {
   if (call.metadata.byteSize > engine.config.limits.max_metadata_bytes) throw new ProxyError('metadata_too_large');
   if (!engine.auth.enabled) return NO_AUTH_PRINCIPAL;
   const principal = await engine.auth.authenticate(call.metadata, () => call.peerCertificate());
   if (record) record.principal = principal;
+  return principal;
+}
+
+/**
+ * Steps 3-5 without the limits: who the caller is, where from, value_exists; all that server
+ * reflection requires too. With no key configured there is no authentication at all, as in Qdrant.
+ */
+export async function identify(call: ClientCall, engine: Engine): Promise<Principal> {
+  const principal = await authenticateCall(call, engine);
+  const record = { shadowDenied: [] as string[] };
+  shadowable(record, () => engine.traffic.checkAddress(call, engine.auth.enabled ? principal : null));
   if (principal.valueExists) await engine.valueExists.check(principal.valueExists);
   return principal;
 }
 
-/** Step 7. */
-function authorize(admitted: Admitted, method: MethodEntry, request: Buffer): Decision {
-  return admitted.decision ?? authorizeCollections(method.rule!, admitted.principal, request);
+/** Step 8. */
+function authorize(admitted: Admitted, method: MethodEntry, request: Buffer, record: CallRecord): Decision {
+  return admitted.decision ?? accessDecision(admitted.engine, record, () => authorizeCollections(method.rule!, admitted.principal, request));
+}
+
+/**
+ * An access decision, enforced; or, with policy_mode.access: shadow, a denial recorded and the call
+ * let through unfiltered (a malformed request is still refused: that is not a decision).
+ */
+function accessDecision<D extends Decision | null>(engine: Engine, record: CallRecord, decide: () => D): D | Decision {
+  try {
+    return decide();
+  } catch (err) {
+    if (engine.config.policy_mode.access !== 'shadow' || !(err instanceof ProxyError) || err.status !== Status.PERMISSION_DENIED) throw err;
+    record.shadowDenied.push(err.message);
+    engine.traffic.reportShadowAccess();
+    return ALLOW;
+  }
+}
+
+/** Runs a traffic check; a refusal in shadow mode is recorded and the call goes on (undefined). */
+function shadowable<T>(record: Pick<CallRecord, 'shadowDenied'>, check: () => T): T | undefined {
+  try {
+    return check();
+  } catch (err) {
+    if (!(err instanceof ShadowRefusal)) throw err;
+    record.shadowDenied.push(err.message);
+    return undefined;
+  }
+}
+
+/** The same for a check that may answer later (a limit kept in Redis); a local answer costs no await. */
+function shadowableAsync<T>(record: Pick<CallRecord, 'shadowDenied'>, check: () => T | Promise<T>): T | undefined | Promise<T | undefined> {
+  const answer = shadowable(record, check);
+  if (!(answer instanceof Promise)) return answer;
+  return answer.catch((err: unknown) => {
+    if (!(err instanceof ShadowRefusal)) throw err;
+    record.shadowDenied.push(err.message);
+    return undefined;
+  });
 }
 
 /** The one conversion of anything thrown into the client's status. */

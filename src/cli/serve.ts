@@ -15,7 +15,7 @@ import { loadConfig } from '../config/load.js';
 import { reloadedConfig } from '../config/reload.js';
 import type { Config } from '../config/schema.js';
 import { authSummary, configWarnings } from '../config/warnings.js';
-import { buildEngine } from '../engine.js';
+import { buildEngine, type Engine } from '../engine.js';
 import { createLogger, type Logger, setLogLevel } from '../log/logger.js';
 import { HEAP_GROWING_PERCENT, tuneHeap } from '../ops/heap-tuning.js';
 import { ProxyMetrics } from '../ops/metrics.js';
@@ -23,6 +23,7 @@ import { OpsServer } from '../ops/ops-server.js';
 import { ServingState } from '../ops/serving-state.js';
 import { ProxyServer } from '../server/proxy-server.js';
 import { createServerTls } from '../server/server-tls.js';
+import { Limiter } from '../traffic/limiter.js';
 import { createScrollLookup } from '../upstream/scroll-lookup.js';
 import { createUpstream } from '../upstream/upstream-channel.js';
 import { UpstreamProbe } from '../upstream/upstream-probe.js';
@@ -74,6 +75,24 @@ export async function serve(file: string | null): Promise<number> {
     const keySources = new KeySources({ now: Date.now, logger, onFetch: (provider, ok) => metrics.keyFetch(provider, ok) });
     opened.push(() => keySources.stop());
     metrics.watchKeySets(() => keySources.statuses());
+    // Rate-limit buckets live as long as the process (a reload changes the limits, not the counts).
+    const limiter = new Limiter({
+      maxIdentities: config.rate_limits.max_identities,
+      redis: config.rate_limits.redis_url
+        ? {
+            url: config.rate_limits.redis_url,
+            timeoutMs: config.rate_limits.redis_timeout_ms,
+            keyPrefix: config.rate_limits.redis_key_prefix,
+            leaseMs: config.limits.max_call_timeout_ms || 600_000,
+          }
+        : null,
+      logger,
+      now: Date.now,
+      onRedis: (seconds, ok) => metrics.redisCheck(seconds, ok),
+      onStore: (store) => metrics.setLimitStore(store),
+    });
+    opened.push(() => limiter.close());
+    metrics.watchLimiter(() => limiter.localIdentities);
     // The config in force (a reload replaces it) and the auth files it names, followed as they change.
     let current = config;
     const authFiles = new AuthFiles({
@@ -81,7 +100,8 @@ export async function serve(file: string | null): Promise<number> {
       now: Date.now,
       onKeyUse: (use) => metrics.namedKeyUse(use.id, use.outcome),
       onChange: (files, file) => {
-        server.setEngine(engineFor(current));
+        // The providers in force stay as they are: an auth file change reads nothing else.
+        server.setEngine(engineFor(current, files, server.engineInForce().providers));
         lifecycle.info({ file, named_keys: files.keys?.size ?? null, revocations: files.revocations.size }, 'auth files reloaded');
       },
     });
@@ -91,8 +111,9 @@ export async function serve(file: string | null): Promise<number> {
       const keys = authFiles.state.keys;
       return keys ? { count: keys.size, soonestExpirySeconds: keys.soonestExpirySeconds(Date.now()) } : null;
     });
-    const engineFor = (c: Readonly<Config>, files = authFiles.state) =>
+    const engineFor = (c: Readonly<Config>, files = authFiles.state, providers?: Engine['providers']) =>
       buildEngine(c, {
+        ...(providers ? { providers } : {}),
         api,
         rules,
         logger,
@@ -102,6 +123,11 @@ export async function serve(file: string | null): Promise<number> {
         onProviderToken: (provider, outcome) => metrics.providerToken(provider, outcome),
         authFiles: files,
         onRevoked: (reason) => metrics.revocation(reason),
+        limiter,
+        traffic: {
+          onRefusal: (refusal, mode) => metrics.trafficRefusal(refusal.rule, refusal.accessClass, mode),
+          onShadowAccess: () => metrics.trafficRefusal('access', 'any', 'shadow'),
+        },
       });
     const audit = new AuditLog(config.audit, logger);
     const server = new ProxyServer(engineFor(config), {
@@ -187,6 +213,7 @@ export async function serve(file: string | null): Promise<number> {
         upstream.certificates?.stop();
         keySources.stop();
         authFiles.stop();
+        limiter.close();
         forwarder.close();
         await Promise.all([audit.close(), ops?.close()]);
         lifecycle.info('stopped');

@@ -2,6 +2,8 @@
 // cross-key rules. Errors name the key, what was expected and (for non-secrets) what was given.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { parseRange } from '../traffic/address-ranges.js';
+import type { LimitConfig } from '../traffic/local-limits.js';
 import { ConfigError } from './config-error.js';
 import { type Config, configSchema } from './schema.js';
 import { resolveSecretFiles } from './secret-files.js';
@@ -80,10 +82,13 @@ function checkCrossKeyRules(c: Config): void {
       'auth.client_cert_identities: requires service.verify_https_client_certificate: true (only verified certificates may grant access)',
     );
     const dup = (list: unknown) => Array.isArray(list) && new Set(list.map((e: { collection: string }) => e.collection)).size !== list.length;
-    for (const [name, grant] of Object.entries(c.auth.client_cert_identities))
+    for (const [name, identity] of Object.entries(c.auth.client_cert_identities)) {
+      const grant = typeof identity === 'string' || Array.isArray(identity) ? identity : identity.access;
       need(!dup(grant), `auth.client_cert_identities.${name}: a collection is listed twice`);
+    }
   }
   checkProviders(c, need);
+  checkTraffic(c, need);
   need(c.auth.max_credential_bytes < c.limits.max_metadata_bytes, 'auth.max_credential_bytes: must be below limits.max_metadata_bytes');
   need(
     c.limits.max_buffered_request_bytes >= c.limits.max_message_bytes,
@@ -127,6 +132,49 @@ function checkProviders(c: Config, need: (cond: boolean, message: string) => voi
       );
     });
   }
+}
+
+/** Address ranges that parse, limits that can admit a call, weights no bucket is too small for. */
+function checkTraffic(c: Config, need: (cond: boolean, message: string) => void): void {
+  const rangeLists: [string, readonly string[]][] = [
+    ['service.allowed_source_ranges', c.service.allowed_source_ranges],
+    ['service.trusted_proxies', c.service.trusted_proxies],
+    ...c.auth.jwt_providers.map((p): [string, readonly string[]] => [`auth.jwt_providers ${p.name}: allowed_source_ranges`, p.allowed_source_ranges]),
+    ...Object.entries(c.auth.client_cert_identities).flatMap(([name, identity]): [string, readonly string[]][] =>
+      typeof identity === 'object' && !Array.isArray(identity)
+        ? [[`auth.client_cert_identities.${name}.allowed_source_ranges`, identity.allowed_source_ranges]]
+        : [],
+    ),
+  ];
+  for (const [key, list] of rangeLists) {
+    list.forEach((range, i) => {
+      try {
+        parseRange(range);
+      } catch (err) {
+        need(false, `${key}[${i}]: ${(err as Error).message}`);
+      }
+    });
+  }
+  const { rate_limits: r } = c;
+  const limits: [string, LimitConfig][] = [
+    ['rate_limits.default', r.default],
+    ...Object.entries(r.classes).map(([k, v]): [string, LimitConfig] => [`rate_limits.classes.${k}`, v!]),
+    ...Object.entries(r.identities).map(([k, v]): [string, LimitConfig] => [`rate_limits.identities.${k}`, v]),
+  ];
+  const heaviest = Math.max(1, ...Object.values(r.method_weights));
+  for (const [key, limit] of limits) {
+    need(limit.burst === null || limit.calls_per_second !== null, `${key}.burst: only with calls_per_second`);
+    const depth = limit.burst ?? limit.calls_per_second;
+    need(
+      depth === null || depth >= heaviest,
+      `${key}: a bucket of ${depth} can never admit a call of weight ${heaviest} (rate_limits.method_weights); raise burst`,
+    );
+  }
+  for (const key of Object.keys(r.identities))
+    need(
+      /^(key|sub|idp|cert|apikey|addr|token):./.test(key),
+      `rate_limits.identities.${key}: expected key:<id>, sub:<subject>, idp:<provider>:<subject>, cert:<name>, apikey:manage|read, addr:<address> or token:<id>`,
+    );
 }
 
 /** `QDRANT__SERVICE__API_KEY=x` sets `service.api_key`; `QDRANT__LOG_LEVEL` sets `log_level`. */

@@ -17,6 +17,24 @@ export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 /** An access grant, shaped like a Qdrant JWT's `access` claim: m, r, or a list of collection grants. */
 const grant = z.union([z.enum(['m', 'r']), z.array(z.strictObject({ collection: z.string(), access: z.enum(['r', 'rw', 'prw']) }))]);
 
+/** CIDR ranges (IPv4 or IPv6) or single addresses; checked in detail by src/traffic/address-ranges.ts. */
+const ranges = z.array(z.string().min(1)).default([]);
+
+/** Per-identity limits (src/traffic): each null = no limit of that kind. */
+export const limitSchema = z.strictObject({
+  calls_per_second: z.number().positive().max(1_000_000).nullable().default(null),
+  burst: int(1, 10_000_000).nullable().default(null),
+  max_in_flight: int(1, 1_000_000).nullable().default(null),
+});
+
+/** A client certificate identity: a grant, or a grant with its own address ranges and limit. */
+const certificateIdentity = z.union([
+  grant,
+  z.strictObject({ access: grant, allowed_source_ranges: ranges, rate_limit: limitSchema.nullable().default(null) }),
+]);
+
+const mode = z.enum(['enforce', 'shadow']).default('enforce');
+
 /** Asymmetric algorithms only: an external provider's public key must never be usable as an HMAC secret. */
 export const PROVIDER_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
@@ -40,6 +58,8 @@ const jwtProvider = z.strictObject({
     .nullable()
     .default(null),
   subject_claim: z.string().min(1).default('sub'),
+  // Beyond the issuer's own rules: where this provider's tokens may be used from (src/traffic).
+  allowed_source_ranges: ranges,
   access_claim: z.string().min(1).nullable().default(null),
   access_rules: z.array(z.strictObject({ claim: z.string().min(1), contains: z.string().min(1), access: grant })).default([]),
   jwks: z
@@ -73,6 +93,9 @@ export const configSchema = z.strictObject({
       jwt_rbac: bool.default(false),
       enable_tls: bool.default(false),
       verify_https_client_certificate: bool.default(false),
+      // Beyond Qdrant (README "Traffic policy"): who may connect, and whose forwarded address to believe.
+      allowed_source_ranges: ranges,
+      trusted_proxies: ranges,
     })
     .prefault({}),
   tls: z
@@ -105,7 +128,7 @@ export const configSchema = z.strictObject({
       value_exists_cache_size: int(1, 10_000_000).default(10_000),
       value_exists_timeout_ms: int(1, 600_000).default(5_000),
       // Client certificate CN or SAN → access, shaped like a JWT `access` claim (m, r, or a list).
-      client_cert_identities: z.record(z.string().min(1), grant).default({}),
+      client_cert_identities: z.record(z.string().min(1), certificateIdentity).default({}),
       // Identity providers (OpenID Connect / JWKS) whose tokens are accepted beside Qdrant's own.
       jwt_providers: z.array(jwtProvider).default([]),
       // Named keys (hashes only) and revocations, re-read when they change (README "Named keys").
@@ -114,6 +137,30 @@ export const configSchema = z.strictObject({
       key_expiry_warning_days: int(0, 365).default(14),
     })
     .prefault({}),
+  // Beyond Qdrant (README "Traffic policy"): per-identity rate and concurrency limits.
+  rate_limits: z
+    .strictObject({
+      default: limitSchema.prefault({}),
+      // By access class: manage, read (global read-only), collections, anonymous (health checks, by address).
+      classes: z.partialRecord(z.enum(['manage', 'read', 'collections', 'anonymous']), limitSchema).default({}),
+      // By identity: key:<id>, sub:<subject>, idp:<provider>:<subject>, cert:<name>, apikey:manage|read, addr:<address>.
+      identities: z.record(z.string().min(1), limitSchema).default({}),
+      // What a call of a method costs in calls_per_second (default 1), e.g. qdrant.Points/Upsert: 5.
+      method_weights: z
+        .record(z.string().regex(/^[\w.]+\/\w+$/, 'must be service/Method, e.g. qdrant.Points/Upsert'), z.number().positive().max(1000))
+        .default({}),
+      redis_url: z
+        .string()
+        .regex(/^rediss?:\/\//, 'must be redis://host:port or rediss://…')
+        .nullable()
+        .default(null),
+      redis_timeout_ms: int(1, 10_000).default(50),
+      redis_key_prefix: z.string().default('qap:'),
+      max_identities: int(100, 100_000_000).default(100_000),
+    })
+    .prefault({}),
+  // Beyond Qdrant: each policy part enforced, or computed and audited only (shadow).
+  policy_mode: z.strictObject({ access: mode, addresses: mode, limits: mode }).prefault({}),
   upstream: z
     .strictObject({
       url: z

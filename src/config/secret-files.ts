@@ -1,11 +1,13 @@
 // Secrets from files (README "Secrets from files"): `service.api_key_file`, `alt_api_key_file`,
 // `read_only_api_key_file` and `upstream.api_key_file` name a file holding the secret (one trailing
 // newline is dropped), read at start-up and on every reload. Never both a value and a file for one
-// secret. A file anyone on the machine may read is refused; one the group may read is a warning
-// (src/config/warnings.ts).
+// secret. The file must be a regular file of at most 64 KiB; one anyone on the machine may read or
+// write is refused; one the group may read is a warning (src/config/warnings.ts).
 import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from './config-error.js';
 import type { Config } from './schema.js';
+
+const MAX_SECRET_FILE_BYTES = 64 * 1024;
 
 /** Each secret and the key naming its file: `section.key` → `section.key_file`. */
 export const SECRET_FILES = [
@@ -26,12 +28,18 @@ export function resolveSecretFiles(config: Config): void {
     let mode: number;
     let text: string;
     try {
-      mode = statSync(file).mode;
+      const info = statSync(file);
+      // Checked before reading: a FIFO would block the process, a huge file has no key in it.
+      if (!info.isFile()) throw new ConfigError(`${name}: ${file} is not a regular file`);
+      if (info.size > MAX_SECRET_FILE_BYTES) throw new ConfigError(`${name}: ${file} is ${info.size} bytes: not a key`);
+      mode = info.mode;
       text = readFileSync(file, 'utf8');
     } catch (err) {
+      if (err instanceof ConfigError) throw err;
       throw new ConfigError(`${name}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
     if (mode & 0o004) throw new ConfigError(`${name}: ${file} is readable by every user (mode ${octal(mode)}): chmod 600 it (Kubernetes: defaultMode: 0400)`);
+    if (mode & 0o002) throw new ConfigError(`${name}: ${file} may be written by every user (mode ${octal(mode)}): chmod 600 it`);
     const secret = text.replace(/\r?\n$/, '');
     if (secret.trim().length === 0) throw new ConfigError(`${name}: ${file} is empty or blank`);
     if (/[\r\n]/.test(secret)) throw new ConfigError(`${name}: ${file} holds more than one line`);

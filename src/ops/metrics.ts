@@ -59,6 +59,25 @@ export class ProxyMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  private readonly trafficRefusals = new Counter({
+    name: 'qdrant_auth_proxy_traffic_refusals_total',
+    help: 'Calls refused by the traffic policy or the access table in shadow mode, by rule (address_global, address_identity, calls_per_second, max_in_flight, access), access class and mode (enforce: refused; shadow: let through).',
+    labelNames: ['rule', 'class', 'mode'] as const,
+    registers: [this.registry],
+  });
+  private readonly redisChecks = new Histogram({
+    name: 'qdrant_auth_proxy_rate_limit_redis_seconds',
+    help: 'Round trip of each rate-limit check through Redis, by result (ok, error: the local limits decided).',
+    labelNames: ['result'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers: [this.registry],
+  });
+  private readonly limitStore = new Gauge({
+    name: 'qdrant_auth_proxy_rate_limit_store',
+    help: 'Which store decides the rate limits now (1): redis, or local (no Redis configured, or Redis not answering).',
+    labelNames: ['store'] as const,
+    registers: [this.registry],
+  });
   private readonly upstreamUp = new Gauge({
     name: 'qdrant_auth_proxy_upstream_up',
     help: "1 while the upstream answers the proxy's health probe.",
@@ -169,6 +188,34 @@ export class ProxyMetrics {
   revocation(reason: string): void {
     if (!this.enabled) return;
     this.revoked.labels(reason).inc();
+  }
+
+  trafficRefusal(rule: string, accessClass: string, mode: 'enforce' | 'shadow'): void {
+    if (!this.enabled) return;
+    this.trafficRefusals.labels(rule, accessClass, mode).inc();
+  }
+
+  redisCheck(seconds: number, ok: boolean): void {
+    if (!this.enabled) return;
+    this.redisChecks.labels(ok ? 'ok' : 'error').observe(seconds);
+  }
+
+  setLimitStore(store: 'redis' | 'local'): void {
+    this.limitStore.labels('redis').set(store === 'redis' ? 1 : 0);
+    this.limitStore.labels('local').set(store === 'local' ? 1 : 0);
+  }
+
+  /** Reports the identities held in the local rate-limit buckets, read at each scrape. */
+  watchLimiter(read: () => number): void {
+    if (!this.enabled) return;
+    new Gauge({
+      name: 'qdrant_auth_proxy_rate_limit_identities',
+      help: 'Identities with a local rate-limit bucket (at most rate_limits.max_identities).',
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
   }
 
   keyFetch(provider: string, ok: boolean): void {

@@ -67,6 +67,8 @@ export class GrpcListener {
     tls: ListenerTls | null,
     onStream: StreamHandler,
     private readonly logger: Logger,
+    /** Checked at accept, before TLS (service.allowed_source_ranges): false closes the connection. */
+    acceptFrom: (address: string | undefined) => boolean = () => true,
   ) {
     const options = {
       settings: { maxConcurrentStreams: limits.maxConcurrentStreams, enablePush: false },
@@ -91,7 +93,15 @@ export class GrpcListener {
       this.server = createServer(options);
     }
     this.server.maxConnections = limits.maxConnections;
-    this.server.prependListener(tls ? 'secureConnection' : 'connection', (socket: Socket) => (this.accepted = socket));
+    this.server.prependListener(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
+      this.accepted = socket.destroyed ? null : socket;
+    });
+    // Prepended last, so it runs first: a connection from outside the allowed ranges gets no TLS handshake.
+    this.server.prependListener('connection', (socket: Socket) => {
+      if (acceptFrom(socket.remoteAddress)) return;
+      this.logger.debug({ address: socket.remoteAddress }, 'connection refused: outside service.allowed_source_ranges');
+      socket.destroy();
+    });
     this.server.on('session', (session) => {
       const socket = this.accepted;
       this.accepted = null;

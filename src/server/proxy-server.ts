@@ -91,12 +91,22 @@ export class ProxyServer {
       maxConnectionAgeGraceMs: limits.max_connection_age_grace_ms,
       closeGraceMs: limits.close_grace_ms,
     };
-    this.listener = new GrpcListener(listenerLimits, deps.tls, (stream, headers, raw) => this.onStream(stream, headers, raw), deps.logger);
+    this.listener = new GrpcListener(
+      listenerLimits,
+      deps.tls,
+      (stream, headers, raw) => this.onStream(stream, headers, raw),
+      deps.logger,
+      (address) => this.engine.traffic.acceptsConnection(address),
+    );
   }
 
   /** Swaps in a new engine: calls decide under it from now on, and calls that waited decide again. */
   setEngine(engine: Engine): void {
     this.engine = engine;
+  }
+
+  engineInForce(): Engine {
+    return this.engine;
   }
 
   listen(): Promise<number> {

@@ -1,9 +1,11 @@
 // Named keys, revocation and secrets from files through the real binary: the CLI round trip, a
 // revocation while calls are in flight, a broken keys file, expiry, audit and metrics.
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testCerts } from '../helpers/certs.js';
+import { signingKey } from '../helpers/idp.js';
 import { type Stack, startStack } from '../helpers/proxy-stack.js';
 import { md, rawUnary } from '../helpers/raw-client.js';
 import { runBin } from '../helpers/start-proxy.js';
@@ -15,6 +17,8 @@ const keysFile = join(dir, 'keys.yaml');
 const revocationsFile = join(dir, 'revocations.yaml');
 const masterFile = join(dir, 'master.key');
 const auditDir = join(dir, 'audit');
+const providerCa = join(dir, 'provider-ca.pem');
+const providerJwks = join(dir, 'provider-jwks.json');
 const MASTER = 'named-keys-test-master-key-0123456789';
 const get = async (port: number, path: string) => (await fetch(`http://127.0.0.1:${port}${path}`)).text();
 
@@ -41,9 +45,18 @@ beforeAll(async () => {
   writeFileSync(revocationsFile, '');
   writeFileSync(masterFile, `${MASTER}\n`);
   chmodSync(masterFile, 0o600);
+  // An identity provider whose CA file a test removes (an auth file change must not need it).
+  copyFileSync(testCerts().path('ca.pem'), providerCa);
+  writeFileSync(providerJwks, JSON.stringify({ keys: [(await signingKey('k')).publicJwk] }));
   stack = await startStack({
     service: { api_key_file: masterFile, jwt_rbac: true },
-    auth: { keys_file: keysFile, revocations_file: revocationsFile },
+    auth: {
+      keys_file: keysFile,
+      revocations_file: revocationsFile,
+      jwt_providers: [
+        { name: 'p', issuer: 'https://p.example.com', audiences: ['q'], jwks_file: providerJwks, access_claim: 'access', jwks: { ca_cert: providerCa } },
+      ],
+    },
     audit: { enabled: true, dir: auditDir },
   });
 });
@@ -126,8 +139,24 @@ describe('named keys', () => {
     const line = await stack.proxy.waitForLine(/auth file refused/, 5000, mark);
     expect(line).toContain('keys[1] (id svc-b): id svc-b is listed twice');
     expect((await list(svcA.key)).code).toBe(0);
+    // Put back as it was accepted: the same text changes nothing (no reload).
     writeKeys(svcA, svcB);
+  });
+
+  it('a broken keys file never holds back a revocation, nor does a provider file that is missing', async () => {
+    const mark = stack.proxy.output.length;
+    writeFileSync(keysFile, 'keys: [{id: broken}]\n');
+    await stack.proxy.waitForLine(/auth file refused/, 5000, mark);
+    rmSync(providerCa);
+    writeFileSync(revocationsFile, 'key_ids: [svc-b]\n');
     await stack.proxy.waitForLine(/auth files reloaded/, 5000, mark);
+    expect(await list(svcB.key)).toMatchObject({ code: 16, details: 'Credential has been revoked' });
+    expect((await list(svcA.key)).code).toBe(0);
+    writeFileSync(revocationsFile, '');
+    await stack.proxy.waitForLine(/auth files reloaded/, 5000, stack.proxy.output.length);
+    writeKeys(svcA, svcB);
+    copyFileSync(testCerts().path('ca.pem'), providerCa);
+    expect((await list(svcB.key)).code).toBe(0);
   });
 
   it('audit records name the key id; no key, hash or master key appears in any output', async () => {

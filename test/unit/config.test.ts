@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,6 +121,12 @@ describe('secrets from files', () => {
     return file;
   };
 
+  const fifo = () => {
+    const file = join(dir, `fifo-${Math.random().toString(36).slice(2)}`);
+    execFileSync('mkfifo', ['-m', '600', file]);
+    return file;
+  };
+
   it('each key from its file (one trailing newline dropped), upstream.api_key too', () => {
     const c = parseConfig({
       service: { api_key_file: secretFile('k1', 'first-key-from-a-file\n'), read_only_api_key_file: secretFile('k2', 'read-key\r\n') },
@@ -134,14 +141,18 @@ describe('secrets from files', () => {
     [{ service: { alt_api_key_file: 'WORLD' } }, 'is readable by every user (mode 0644): chmod 600 it'],
     [{ service: { api_key_file: 'EMPTY' } }, 'service.api_key_file: EMPTY_PATH is empty or blank'],
     [{ upstream: { api_key_file: 'TWO' } }, 'upstream.api_key_file: TWO_PATH holds more than one line'],
+    [{ service: { api_key_file: 'WRITABLE' } }, 'may be written by every user (mode 0602)'],
+    [{ service: { api_key_file: 'FIFO' } }, 'service.api_key_file: FIFO_PATH is not a regular file'],
   ])('%j is refused, naming the key and never the secret', (raw, message) => {
     const files: Record<string, string> = {
       WORLD: secretFile('world', 'a-secret-everyone-reads', 0o644),
       EMPTY: secretFile('empty', '\n'),
       TWO: secretFile('two', 'line-one\nline-two\n'),
+      WRITABLE: secretFile('writable', 'a-key-anyone-can-replace', 0o602),
+      FIFO: fifo(),
     };
-    const resolved = JSON.parse(JSON.stringify(raw).replace(/"(WORLD|EMPTY|TWO)"/g, (_m, k: string) => JSON.stringify(files[k]))) as object;
-    const expected = message.replace(/(EMPTY|TWO)_PATH/, (_m, k: string) => files[k]!);
+    const resolved = JSON.parse(JSON.stringify(raw).replace(/"(WORLD|EMPTY|TWO|WRITABLE|FIFO)"/g, (_m, k: string) => JSON.stringify(files[k]))) as object;
+    const expected = message.replace(/(EMPTY|TWO|FIFO)_PATH/, (_m, k: string) => files[k]!);
     expect(() => parseConfig(resolved)).toThrow(ConfigError);
     expect(() => parseConfig(resolved)).toThrow(expected);
     try {

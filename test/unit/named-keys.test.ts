@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -81,8 +82,9 @@ describe('keys file', () => {
     [file(entry('svc-a', key1, '    expires_at: 2026-01-01T00:00:00Z\n')), 'keys[0] (id svc-a): expires_at 2026-01-01T00:00:00Z has passed'],
     [file(entry('svc-a', key1, '    expires_at: 2027-02-30T00:00:00Z\n')), 'keys[0] (id svc-a): expires_at: expected an RFC 3339 time'],
     [file(entry('svc-a', key1, '    expires_at: tomorrow\n')), 'expected an RFC 3339 time'],
-    [file(entry('svc-a', key1, '    secret: x\n')), 'keys[0] (id svc-a): unknown field secret'],
-    [file(entry('bad_id', key1)), 'keys[0] (id bad_id): id must be 1-64 letters'],
+    [file(entry('svc-a', key1, '    secret: x\n')), 'keys[0] (id svc-a): unknown field "secret"'],
+    [file(entry('bad_id', key1)), 'keys.yaml: keys[0]: id must be 1-64 letters'],
+    [file(entry(key1, key1)), 'keys.yaml: keys[0]: id must be 1-64 letters'],
     ['keys: {a: 1}\n', 'keys.yaml: "keys" must be a list'],
     ['other: []\n', 'expected a mapping with one key, "keys"'],
     ['keys: [\n', 'keys.yaml: not valid YAML'],
@@ -188,13 +190,34 @@ describe('revocations', () => {
     expect(Revocations.NONE.reason(p({ jti: ['t-1'] }), null)).toBeNull();
   });
 
+  it('YAML aliases of lists or mappings are refused at once (an alias bomb is a few hundred bytes); a scalar alias is harmless', () => {
+    const levels = ['&a0 [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++)
+      levels.push(
+        `&a${i} [${Array(10)
+          .fill(`*a${i - 1}`)
+          .join(', ')}]`,
+      );
+    const bomb = `jti: [${levels.join(', ')}]`;
+    const started = performance.now();
+    expect(() => parseRevocationsFile(bomb, 'rev.yaml')).toThrow('rev.yaml: YAML aliases (*name) of lists or mappings are not accepted');
+    expect(() => parseKeysFile(`keys: [${levels.join(', ')}]`, 'keys.yaml', NOW)).toThrow('keys.yaml: YAML aliases');
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(parseRevocationsFile('jti: [&j t-1, *j]', 'rev.yaml').reason(p({ jti: ['t-1'] }), null)).toBe('jti');
+  });
+
   it.each([
     ['jti: t-1', 'rev.yaml: jti must be a list'],
     ['jti: [""]', 'rev.yaml: jti[0]: expected a non-empty string'],
     ['token_sha256: [ABCD]', 'token_sha256[0]: expected 64 lowercase hex digits'],
     ['issued_before: [{subject: bob}]', 'issued_before[0]: before is required'],
     ['issued_before: [{subject: bob, before: yesterday}]', 'issued_before[0].before: expected an RFC 3339 time'],
-    ['subject: [x]', 'rev.yaml: unknown field subject'],
+    ['subject: [x]', 'rev.yaml: unknown field "subject"'],
+    ['key_ids: [qap_svc-a_0123456789012345678901234567890123456789012]', 'key_ids[0]: a key, not an id'],
+    [
+      'token_sha256: [eyJhbGciOiJIUzI1NiJ9.e30.sig]',
+      'token_sha256[0]: expected 64 lowercase hex digits (sha256sum of the credential), got (a credential: treat it as leaked)',
+    ],
   ])('%j is refused with the field named', (text, message) => {
     expect(() => parseRevocationsFile(text, 'rev.yaml')).toThrow(message);
   });
@@ -262,6 +285,21 @@ describe('auth files', () => {
   const keysFile = join(dir, 'keys.yaml');
   const revocationsFile = join(dir, 'revocations.yaml');
   const auth = { ...parseConfig({}).auth, keys_file: keysFile, revocations_file: revocationsFile };
+
+  it('an auth file must be a regular file no other user may write', () => {
+    const files = new AuthFiles({ logger: pino({ level: 'silent' }), now: () => NOW, onKeyUse: () => undefined, onChange: () => undefined });
+    try {
+      const fifo = join(dir, 'fifo.yaml');
+      execFileSync('mkfifo', [fifo]);
+      expect(() => files.configure({ ...auth, keys_file: fifo, revocations_file: null })).toThrow(`${fifo} is not a regular file`);
+      const open = join(dir, 'open.yaml');
+      writeFileSync(open, 'keys: []\n');
+      chmodSync(open, 0o646);
+      expect(() => files.configure({ ...auth, keys_file: open, revocations_file: null })).toThrow('may be written by every user (mode 0646)');
+    } finally {
+      files.stop();
+    }
+  });
 
   it('a key that expired since its file was accepted never blocks a reload, nor a revocation; a new file holding it is refused', () => {
     const clock = { now: NOW };

@@ -21,7 +21,19 @@ export class NamedKeyStore {
     private readonly observe: (use: KeyUse) => void = () => undefined,
   ) {
     this.byId = new Map(
-      keys.map((key) => [key.id, { key, principal: principalFromGrant(key.access, { authType: 'ApiKey', subject: key.subject, keyId: key.id }) }]),
+      keys.map((key) => [
+        key.id,
+        {
+          key,
+          principal: principalFromGrant(key.access, {
+            authType: 'ApiKey',
+            subject: key.subject,
+            keyId: key.id,
+            ...(key.allowedRanges ? { allowedRanges: key.allowedRanges } : {}),
+            ...(key.rateLimit ? { rateLimit: key.rateLimit } : {}),
+          }),
+        },
+      ]),
     );
   }
 
@@ -29,8 +41,8 @@ export class NamedKeyStore {
     return this.byId.size;
   }
 
-  ids(): IterableIterator<string> {
-    return this.byId.keys();
+  has(id: string): boolean {
+    return this.byId.has(id);
   }
 
   /** Seconds until the soonest expiry among the keys; null when none expires. */

@@ -10,7 +10,10 @@
 //       description: …
 //
 // Every problem is refused with the entry named; the caller keeps the set in force.
-import { AuthFileError, parseAuthYaml } from '../auth-yaml.js';
+
+import { AddressRanges } from '../../traffic/address-ranges.js';
+import type { Limit } from '../../traffic/local-limits.js';
+import { AuthFileError, parseAuthYaml, shown } from '../auth-yaml.js';
 import { grantProblem } from '../grant-shape.js';
 import type { AccessGrant } from '../principal.js';
 import { HASH, KEY_ID, KEY_PREFIX } from './key-format.js';
@@ -25,9 +28,12 @@ export interface NamedKey {
   readonly notBefore: number | null;
   readonly subject: string;
   readonly description: string | null;
+  /** Where the key may be used from, and its own rate limit (README "Traffic policy"). */
+  readonly allowedRanges: AddressRanges | null;
+  readonly rateLimit: Limit | null;
 }
 
-const FIELDS = new Set(['id', 'hash', 'access', 'expires_at', 'not_before', 'subject', 'description']);
+const FIELDS = new Set(['id', 'hash', 'access', 'expires_at', 'not_before', 'subject', 'description', 'allowed_source_ranges', 'rate_limit']);
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
 /** The keys of a keys file's text; `now` refuses entries that have already expired. */
@@ -41,7 +47,9 @@ export function parseKeysFile(text: string, source: string, now: number): NamedK
   const ids = new Set<string>();
   const hashes = new Map<string, string>();
   return list.map((raw, i) => {
-    const at = `${source}: keys[${i}]${typeof (raw as { id?: unknown })?.id === 'string' ? ` (id ${(raw as { id: string }).id})` : ''}`;
+    const id = (raw as { id?: unknown } | null)?.id;
+    // An id that is not one (a key pasted by mistake, say) is not repeated in the message.
+    const at = `${source}: keys[${i}]${typeof id === 'string' && KEY_ID.test(id) ? ` (id ${id})` : ''}`;
     const key = readEntry(raw, at, now);
     if (ids.has(key.id)) throw new AuthFileError(`${at}: id ${key.id} is listed twice`);
     const hex = key.digest.toString('hex');
@@ -56,7 +64,7 @@ function readEntry(raw: unknown, at: string, now: number): NamedKey {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AuthFileError(`${at}: expected a mapping (id, hash, access, …)`);
   const entry = raw as Record<string, unknown>;
   const unknown = Object.keys(entry).find((k) => !FIELDS.has(k));
-  if (unknown) throw new AuthFileError(`${at}: unknown field ${unknown}`);
+  if (unknown) throw new AuthFileError(`${at}: unknown field ${shown(unknown)}`);
   const { id, hash, access, subject, description } = entry;
   if (typeof id !== 'string' || !KEY_ID.test(id)) throw new AuthFileError(`${at}: id must be 1-64 letters, digits and -`);
   if (typeof hash === 'string' && hash.startsWith(KEY_PREFIX))
@@ -71,6 +79,8 @@ function readEntry(raw: unknown, at: string, now: number): NamedKey {
   if (subject !== undefined && subject !== null && (typeof subject !== 'string' || subject === ''))
     throw new AuthFileError(`${at}: subject must be a non-empty string`);
   if (description !== undefined && description !== null && typeof description !== 'string') throw new AuthFileError(`${at}: description must be a string`);
+  const allowedRanges = readRanges(entry.allowed_source_ranges, `${at}: allowed_source_ranges`);
+  const rateLimit = readLimit(entry.rate_limit, `${at}: rate_limit`);
   return Object.freeze({
     id,
     digest: Buffer.from(hash.slice('sha256:'.length), 'hex'),
@@ -79,7 +89,39 @@ function readEntry(raw: unknown, at: string, now: number): NamedKey {
     notBefore,
     subject: typeof subject === 'string' ? subject : id,
     description: typeof description === 'string' ? description : null,
+    allowedRanges,
+    rateLimit,
   });
+}
+
+function readRanges(value: unknown, at: string): AddressRanges | null {
+  if (value === undefined || value === null) return null;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new AuthFileError(`${at}: expected a list of CIDR ranges`);
+  try {
+    return value.length === 0 ? null : new AddressRanges(value as string[]);
+  } catch (err) {
+    throw new AuthFileError(`${at}: ${(err as Error).message}`);
+  }
+}
+
+const LIMIT_FIELDS = ['calls_per_second', 'burst', 'max_in_flight'];
+
+function readLimit(value: unknown, at: string): Limit | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new AuthFileError(`${at}: expected {calls_per_second, burst, max_in_flight}`);
+  const v = value as Record<string, unknown>;
+  const unknown = Object.keys(v).find((k) => !LIMIT_FIELDS.includes(k));
+  if (unknown) throw new AuthFileError(`${at}: unknown field ${shown(unknown)}`);
+  const number = (name: string, integer: boolean): number | null => {
+    const n = v[name];
+    if (n === undefined || n === null) return null;
+    if (typeof n !== 'number' || !(n > 0) || !Number.isFinite(n) || (integer && !Number.isInteger(n)))
+      throw new AuthFileError(`${at}.${name}: expected a ${integer ? 'whole ' : ''}number above 0, got ${shown(n)}`);
+    return n;
+  };
+  const limit = { callsPerSecond: number('calls_per_second', false), burst: number('burst', true), maxInFlight: number('max_in_flight', true) };
+  if (limit.burst !== null && limit.callsPerSecond === null) throw new AuthFileError(`${at}.burst: only with calls_per_second`);
+  return limit;
 }
 
 /** An RFC 3339 time with its offset (null when absent); a day the month lacks is refused, not rolled over. */
@@ -90,6 +132,6 @@ export function readTime(value: unknown, at: string): number | null {
   const [, y, mo, d, h, mi, sec] = m ?? [];
   const civil = m ? new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec))) : null;
   const exact = civil !== null && civil.getUTCDate() === Number(d) && civil.getUTCHours() === Number(h) && civil.getUTCSeconds() === Number(sec);
-  if (!Number.isFinite(ms) || !exact) throw new AuthFileError(`${at}: expected an RFC 3339 time such as 2027-03-01T00:00:00Z, got ${JSON.stringify(value)}`);
+  if (!Number.isFinite(ms) || !exact) throw new AuthFileError(`${at}: expected an RFC 3339 time such as 2027-03-01T00:00:00Z, got ${shown(value)}`);
   return ms;
 }

@@ -4,6 +4,7 @@
 // header may not name a key to use (`jwk`, `jku`, `x5u`): keys come from the provider's set only.
 import { decodeProtectedHeader, errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
 import { ProxyError } from '../../errors.js';
+import type { AddressRanges } from '../../traffic/address-ranges.js';
 import { readValueExistsClaim } from '../jwt-claims.js';
 import type { Principal } from '../principal.js';
 import { AccessClaimError, accessFromClaims, type ClaimsAccessSpec, claimAt } from './claims-access.js';
@@ -20,6 +21,8 @@ export interface ProviderSpec {
   readonly maxTokenAgeSeconds: number | null;
   readonly subjectClaim: string;
   readonly access: ClaimsAccessSpec;
+  /** Where this provider's tokens may be used from (null: wherever the global rules allow). */
+  readonly allowedRanges: AddressRanges | null;
 }
 
 /** How a verification ended, for the metrics (a bounded set). */
@@ -149,6 +152,7 @@ export class JwtProvider {
       ...(typeof payload.jti === 'string' ? { jti: [payload.jti] } : {}),
       ...(typeof payload.iat === 'number' ? { issuedAt: payload.iat } : {}),
       ...(subjects.length > 0 ? { subjects } : {}),
+      ...(this.spec.allowedRanges ? { allowedRanges: this.spec.allowedRanges } : {}),
     };
     if (access.access === 'manage') return Object.freeze({ access: 'manage', ...identity });
     if (access.access === 'read') return Object.freeze({ access: 'read', ...(access.writes.size > 0 ? { writes: access.writes } : {}), ...identity });
