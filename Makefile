@@ -27,8 +27,10 @@ certs/out/ca.pem:
 run: build certs
 	bash scripts/demo.sh
 
-# Lint and format check (Biome, import cycles included), type-check of src and test, then every test.
+# Lint and format check (Biome, import cycles included), type-check of src and test, then every test
+# (the rate-limit tests start a redis-server of their own: scripts/ensure-redis.sh installs it).
 test: build
+	bash scripts/ensure-redis.sh
 	npm run lint
 	npm run typecheck
 	npx vitest run
@@ -40,6 +42,7 @@ interop: build certs
 	bash test/interop/run.sh
 
 bench: build certs
+	bash scripts/ensure-redis.sh
 	bash bench/run.sh
 
 clean:

@@ -37,6 +37,8 @@ const ROWS = {
   rs256: { label: 'proxy, IdP token RS256 (collection rw)', serves: 'proxy' },
   es256: { label: 'proxy, IdP token ES256 (collection rw)', serves: 'proxy' },
   namedkey: { label: 'proxy, named key (one of 10,000)', serves: 'proxy' },
+  limits: { label: 'proxy, api-key, rate limits (local)', serves: 'proxy' },
+  limits_redis: { label: 'proxy, api-key, rate limits (Redis)', serves: 'proxy' },
   tls: { label: 'proxy, no auth, TLS listener', serves: 'proxy' },
   mtls: { label: 'proxy, no auth, mutual-TLS listener', serves: 'proxy' },
 };
@@ -53,6 +55,7 @@ const TARGETS = {
   authCost: { jwt: 0.05, value_exists: 0.1 }, // extra time per call over no auth (count table)
   providerVsHs256Cpu: 0.05, // an identity provider token: at most 5% more proxy CPU per call than HS256 (count table)
   namedKeyVsApiKeyCpu: 0.05, // a named key among 10,000: at most 5% more proxy CPU per call than service.api_key (count table)
+  limitsVsApiKeyCpu: 0.05, // local rate limits: at most 5% more proxy CPU per call than the same calls without (count table)
 };
 
 // --- call data ------------------------------------------------------------------------------------
@@ -654,6 +657,28 @@ function report(dir) {
       yes(cpu <= TARGETS.namedKeyVsApiKeyCpu),
     ]);
   }
+  // Rate limits against the same calls without them (the api-key row).
+  const limitTargets = [];
+  if (count?.byRow.apikey && (count.byRow.limits || count.byRow.limits_redis)) {
+    const a = count.byRow.apikey;
+    const limitRows = [];
+    for (const r of ['limits', 'limits_redis']) {
+      const m = count.byRow[r];
+      if (!m) continue;
+      const cpu = m.cpuPer1k / a.cpuPer1k - 1;
+      limitRows.push([ROWS[r].label, ratio(m.rps, a.rps), pct(cpu), signed(m.p50 - a.p50), signed(m.p99 - a.p99)]);
+      if (r === 'limits')
+        limitTargets.push([
+          `local rate limits <= +${TARGETS.limitsVsApiKeyCpu * 100}% proxy CPU per call`,
+          `${COUNT_CALL_TEXT}, full load, vs the api-key row`,
+          `${pct(cpu)} (${fmt(m.cpuPer1k, 3)} vs ${fmt(a.cpuPer1k, 3)} s/1k)`,
+          yes(cpu <= TARGETS.limitsVsApiKeyCpu),
+        ]);
+    }
+    o.line();
+    o.heading(3, 'Rate limits (`Points/Count`, full load, limits no call reaches, vs the api-key row)');
+    o.table(['row', 'calls/s vs api-key', 'proxy CPU/call vs api-key', 'added p50 ms', 'added p99 ms'], limitRows);
+  }
   const costFile = join(dir, 'auth-cost.json');
   if (existsSync(costFile)) {
     const v = JSON.parse(readFileSync(costFile, 'utf8'));
@@ -681,7 +706,7 @@ function report(dir) {
   }
 
   // Targets of the record.
-  const targets = [...providerTargets, ...namedTargets];
+  const targets = [...providerTargets, ...namedTargets, ...limitTargets];
   for (const t of full) {
     const j = t.byRow.jwt;
     const n = t.byRow.nginx;

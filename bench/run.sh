@@ -9,6 +9,8 @@
 #   apikey, jwt, value_exists   a proxy with an API key and jwt_rbac, with each credential
 #   rs256, es256  the same proxy, with identity provider tokens (auth.jwt_providers, jwks_file keys)
 #   namedkey      the same proxy, with a named key among 10,000 in its auth.keys_file
+#   limits, limits_redis  the apikey row's calls through a proxy with rate limits no call reaches,
+#                 local, and shared through a redis-server the run starts (skipped without one)
 #   tls, mtls     a proxy without keys whose listener speaks TLS / requires client certificates
 # Tables (bench/README.md explains each): "calls" (Search, Upsert, List at full load), "count" (the
 # cheap Points/Count at full load, every path), "rate" (Count and Search at a fixed rate: latency).
@@ -344,6 +346,24 @@ if has_section auth; then
     "auth: { value_exists_cache_ttl_seconds: $VALUE_EXISTS_TTL, keys_file: $TMP/keys.yaml, jwt_providers: [${PROVIDERS_YAML%, }] }   # api_key: QDRANT__SERVICE__API_KEY in the environment" \
     QDRANT__SERVICE__API_KEY="$API_KEY"
   for row in apikey namedkey jwt value_exists rs256 es256; do add_row "$row" "$PROXY_PID" "$PROXY_PORT" --insecure "$TMP/md-$row.json"; done
+  # Limits (rows limits, limits_redis): the api-key row's calls through a proxy whose limits no
+  # call reaches (their cost, not their refusals), local, then shared through a redis-server.
+  LIMITS_YAML="calls_per_second: 1000000, max_in_flight: 100000"
+  start_proxy limits ", jwt_rbac: true" http2 "rate_limits: { default: { $LIMITS_YAML } }" QDRANT__SERVICE__API_KEY="$API_KEY"
+  add_row limits "$PROXY_PID" "$PROXY_PORT" --insecure "$TMP/md-apikey.json"
+  if command -v redis-server >/dev/null 2>&1; then
+    REDIS_PORT="$(node -e "const s=require('node:net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    PID_NAME[$REDIS_PID]=redis
+    for _ in $(seq 100); do grep -q 'Ready to accept connections' "$TMP/redis.log" && break; sleep 0.1; done
+    start_proxy limits_redis ", jwt_rbac: true" http2 \
+      "rate_limits: { default: { $LIMITS_YAML }, redis_url: \"redis://127.0.0.1:$REDIS_PORT\", redis_timeout_ms: 200 }" QDRANT__SERVICE__API_KEY="$API_KEY"
+    add_row limits_redis "$PROXY_PID" "$PROXY_PORT" --insecure "$TMP/md-apikey.json"
+  else
+    log "no redis-server (scripts/ensure-redis.sh installs it): the limits_redis row is skipped"
+  fi
   log "authentication cost, in-process (bench/auth-cost.mjs)"
   node bench/auth-cost.mjs measure "$RESULTS" >&2 || die "bench/auth-cost.mjs failed"
 fi
@@ -594,7 +614,7 @@ if has_section calls; then
 fi
 if ((COUNT_TABLE)); then
   matrix count "$COUNT_CALL" "$TMP/count.json" "$COUNT_ROUNDS" "$COUNT_DURATION" "$COUNT_WARMUP" 0 \
-    direct nginx proxy grpcjs pool apikey namedkey jwt rs256 es256 value_exists tls mtls
+    direct nginx proxy grpcjs pool apikey namedkey limits limits_redis jwt rs256 es256 value_exists tls mtls
 fi
 if has_section rate; then
   if [[ -n "${BENCH_RATE_COUNT:-}" ]]; then RATE_COUNT="$BENCH_RATE_COUNT"; else rate_for count count; RATE_COUNT="$RATE"; fi

@@ -156,16 +156,19 @@ async function admit(call: ClientCall, method: MethodEntry, engine: Engine, reco
   if (method.rule?.need.scope === 'none') {
     if (call.metadata.byteSize > limits.max_metadata_bytes) throw new ProxyError('metadata_too_large');
     record.admission = 'health_bypass';
+    const shadowed = record.shadowDenied.length;
     const address = shadowable(record, () => engine.traffic.checkAddress(call, null)) ?? null;
-    if (first) {
+    // A call the address rules refuse in shadow mode is not counted against a limit: enforced, it never would be.
+    if (first && record.shadowDenied.length === shadowed) {
       const release = shadowableAsync(record, () => engine.traffic.admit(null, address, method.path));
       record.release = (release instanceof Promise ? await release : release) ?? null;
     }
     return { engine, admission: 'health_bypass', principal: NO_AUTH_PRINCIPAL, decision: ALLOW, maxRequestBytes: limits.max_anonymous_message_bytes };
   }
   const principal = await authenticateCall(call, engine, record);
+  const shadowed = record.shadowDenied.length;
   const address = shadowable(record, () => engine.traffic.checkAddress(call, engine.auth.enabled ? principal : null)) ?? null;
-  if (first) {
+  if (first && record.shadowDenied.length === shadowed) {
     const release = shadowableAsync(record, () => engine.traffic.admit(engine.auth.enabled ? principal : null, address, method.path));
     record.release = (release instanceof Promise ? await release : release) ?? null;
   }
