@@ -7,8 +7,9 @@
 //       microseconds per `Authenticator.authenticate` for Qdrant's HS256 token, identity provider
 //       tokens (RS256, ES256, keys from a jwks_file), the master key and a named key among 10,000:
 //       cold (no token cache: every call verifies) and warm (the token cache answers); and the time
-//       to read a 10,000-key file (what start-up and every reload of it cost). Sequential calls on
-//       one core, after a warm-up.
+//       to read a 10,000-key file (what start-up and every reload of it cost); and the limits
+//       stage of a call with local rate limits against none. Sequential calls on one core, after a
+//       warm-up.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,8 @@ import { KeySources } from '../dist/auth/providers/key-sources.js';
 import { parseConfig } from '../dist/config/load.js';
 import { buildProviders } from '../dist/engine.js';
 import { RequestMetadata } from '../dist/grpc/metadata.js';
+import { Limiter } from '../dist/traffic/limiter.js';
+import { TrafficPolicy } from '../dist/traffic/traffic-policy.js';
 
 const NAMED_KEYS = 10_000;
 
@@ -112,12 +115,39 @@ try {
   const results = {};
   for (const [alg, token] of Object.entries(tokens)) results[alg] = { cold_us: await perCall(cold, token), warm_us: await perCall(warm, token) };
   sources.stop();
+  // The limits stage of a call (a local bucket and a place in flight, given back), against none configured.
+  const limitsUs = {};
+  for (const [name, rateLimits] of Object.entries({ none: {}, local: { default: { calls_per_second: 1e6, max_in_flight: 100000 } } })) {
+    const policy = new TrafficPolicy(
+      parseConfig({ rate_limits: rateLimits }),
+      new Limiter({ maxIdentities: 100_000, redis: null, logger: silent, now: Date.now }),
+    );
+    const principal = { access: 'manage', authType: 'ApiKey' };
+    const run = (n) => {
+      for (let i = 0; i < n; i++) {
+        const release = policy.admit(principal, '127.0.0.1', '/qdrant.Points/Count');
+        release();
+      }
+    };
+    run(WARMUP * 10);
+    const start = process.hrtime.bigint();
+    run(CALLS * 10);
+    limitsUs[name] = Number(process.hrtime.bigint() - start) / 1000 / (CALLS * 10);
+  }
   const keysFileMs = loadMs.sort((a, b) => a - b)[2];
-  const out = { calls: CALLS, warmup: WARMUP, node: process.version, results, keys_file: { keys: NAMED_KEYS, read_ms_median_of_5: keysFileMs } };
+  const out = {
+    calls: CALLS,
+    warmup: WARMUP,
+    node: process.version,
+    results,
+    keys_file: { keys: NAMED_KEYS, read_ms_median_of_5: keysFileMs },
+    limits_us: limitsUs,
+  };
   writeFileSync(join(dir, 'auth-cost.json'), `${JSON.stringify(out, null, 1)}\n`);
   for (const [name, r] of Object.entries(results))
     console.error(`bench: authenticate ${name}: cold ${r.cold_us.toFixed(1)} µs, warm ${r.warm_us.toFixed(2)} µs`);
   console.error(`bench: reading a ${NAMED_KEYS}-key keys file: ${keysFileMs.toFixed(0)} ms`);
+  console.error(`bench: the limits stage: ${limitsUs.local.toFixed(2)} µs per call with local limits, ${limitsUs.none.toFixed(2)} µs with none`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -10,7 +10,8 @@
 #   rs256, es256  the same proxy, with identity provider tokens (auth.jwt_providers, jwks_file keys)
 #   namedkey      the same proxy, with a named key among 10,000 in its auth.keys_file
 #   limits, limits_redis  the apikey row's calls through a proxy with rate limits no call reaches,
-#                 local, and shared through a redis-server the run starts (skipped without one)
+#                 local, and shared through a redis-server the run starts (skipped without one);
+#   limits_off    their baseline: a twin proxy without limits
 #   tls, mtls     a proxy without keys whose listener speaks TLS / requires client certificates
 # Tables (bench/README.md explains each): "calls" (Search, Upsert, List at full load), "count" (the
 # cheap Points/Count at full load, every path), "rate" (Count and Search at a fixed rate: latency).
@@ -348,7 +349,10 @@ if has_section auth; then
   for row in apikey namedkey jwt value_exists rs256 es256; do add_row "$row" "$PROXY_PID" "$PROXY_PORT" --insecure "$TMP/md-$row.json"; done
   # Limits (rows limits, limits_redis): the api-key row's calls through a proxy whose limits no
   # call reaches (their cost, not their refusals), local, then shared through a redis-server.
+  # Their baseline, limits_off, is a twin proxy without them (same config otherwise).
   LIMITS_YAML="calls_per_second: 1000000, max_in_flight: 100000"
+  start_proxy limits_off ", jwt_rbac: true" http2 "" QDRANT__SERVICE__API_KEY="$API_KEY"
+  add_row limits_off "$PROXY_PID" "$PROXY_PORT" --insecure "$TMP/md-apikey.json"
   start_proxy limits ", jwt_rbac: true" http2 "rate_limits: { default: { $LIMITS_YAML } }" QDRANT__SERVICE__API_KEY="$API_KEY"
   add_row limits "$PROXY_PID" "$PROXY_PORT" --insecure "$TMP/md-apikey.json"
   if command -v redis-server >/dev/null 2>&1; then
@@ -614,7 +618,7 @@ if has_section calls; then
 fi
 if ((COUNT_TABLE)); then
   matrix count "$COUNT_CALL" "$TMP/count.json" "$COUNT_ROUNDS" "$COUNT_DURATION" "$COUNT_WARMUP" 0 \
-    direct nginx proxy grpcjs pool apikey namedkey limits limits_redis jwt rs256 es256 value_exists tls mtls
+    direct nginx proxy grpcjs pool apikey namedkey limits_off limits limits_redis jwt rs256 es256 value_exists tls mtls
 fi
 if has_section rate; then
   if [[ -n "${BENCH_RATE_COUNT:-}" ]]; then RATE_COUNT="$BENCH_RATE_COUNT"; else rate_for count count; RATE_COUNT="$RATE"; fi
