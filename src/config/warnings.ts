@@ -1,6 +1,8 @@
 // What a running proxy should tell its operator about its config: unsafe choices (logged as WARN at
 // start-up and after a reload, printed by check-config) and a one-line summary of how calls are
 // authenticated. None of them stops the proxy.
+
+import { AddressRanges, parseRange } from '../traffic/address-ranges.js';
 import type { Config } from './schema.js';
 import { groupReadableSecretFiles } from './secret-files.js';
 
@@ -31,6 +33,7 @@ export function configWarnings(config: Readonly<Config>): string[] {
     if (!p.require_exp) out.push(`auth.jwt_providers ${p.name}: require_exp is false: a token without exp is valid until its provider's keys rotate`);
   }
   out.push(...groupReadableSecretFiles(config));
+  out.push(...trafficWarnings(config));
   if (metrics.enabled && !LOOPBACK.test(metrics.host)) {
     out.push(`metrics.host ${metrics.host}: /metrics, /healthz and /readyz need no credential; expose them only to your monitoring`);
   }
@@ -50,4 +53,22 @@ export function authSummary(config: Readonly<Config>): string {
   if (auth.revocations_file !== null) parts.push(`revocations (${auth.revocations_file})`);
   if (auth.jwt_providers.length > 0) parts.push(`identity providers (${auth.jwt_providers.map((p) => p.name).join(', ')})`);
   return parts.length === 0 ? 'none: every call has manage access' : parts.join(', ');
+}
+
+/** Traffic rules that contradict each other, and policy parts that only report. */
+function trafficWarnings(config: Readonly<Config>): string[] {
+  const out: string[] = [];
+  for (const [part, mode] of Object.entries(config.policy_mode))
+    if (mode === 'shadow') out.push(`policy_mode.${part} is shadow: what it would refuse is only audited (result "shadow_denied"), and let through`);
+  const allowed = new AddressRanges(config.service.allowed_source_ranges);
+  if (allowed.empty) return out;
+  // An identity whose own ranges all lie outside the global list can never be used.
+  const outside = (ranges: readonly string[]) => ranges.length > 0 && ranges.every((r) => !allowed.has(parseRange(r).address));
+  for (const p of config.auth.jwt_providers)
+    if (outside(p.allowed_source_ranges))
+      out.push(`auth.jwt_providers ${p.name}: allowed_source_ranges lie outside service.allowed_source_ranges: its tokens can never be used`);
+  for (const [name, identity] of Object.entries(config.auth.client_cert_identities))
+    if (typeof identity === 'object' && !Array.isArray(identity) && outside(identity.allowed_source_ranges))
+      out.push(`auth.client_cert_identities.${name}: allowed_source_ranges lie outside service.allowed_source_ranges: it can never be used`);
+  return out;
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/auth/principal.js';
 import { ConfigError } from '../../src/config/config-error.js';
 import { parseConfig } from '../../src/config/load.js';
+import { configWarnings } from '../../src/config/warnings.js';
 import { ProxyError } from '../../src/errors.js';
 import { RequestMetadata } from '../../src/grpc/metadata.js';
 import { AddressRanges, parseRange } from '../../src/traffic/address-ranges.js';
@@ -194,5 +195,22 @@ describe('traffic policy', () => {
   ])('%j is refused, naming the key', (raw, message) => {
     expect(() => parseConfig(raw)).toThrow(ConfigError);
     expect(() => parseConfig(raw)).toThrow(message);
+  });
+});
+
+describe('traffic warnings', () => {
+  it('shadow parts, and identities whose ranges lie outside the global list', () => {
+    const warnings = configWarnings(
+      parseConfig({
+        service: { allowed_source_ranges: ['10.0.0.0/8'] },
+        policy_mode: { limits: 'shadow' },
+        auth: {
+          jwt_providers: [{ name: 'p', issuer: 'https://p', audiences: ['q'], discovery: true, access_claim: 'a', allowed_source_ranges: ['192.168.0.0/16'] }],
+        },
+      }),
+    ).join('\n');
+    expect(warnings).toContain('policy_mode.limits is shadow');
+    expect(warnings).toContain('auth.jwt_providers p: allowed_source_ranges lie outside service.allowed_source_ranges');
+    expect(configWarnings(parseConfig({ service: { allowed_source_ranges: ['10.0.0.0/8'] } })).join('\n')).not.toMatch(/shadow|outside/);
   });
 });
