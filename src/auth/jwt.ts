@@ -110,7 +110,7 @@ function validHeader(header: JsonValue | null): boolean {
 }
 
 /** Unpadded base64url in its one canonical form (the base64 crate refuses other trailing bits); null otherwise. */
-function strictBase64url(segment: string): Buffer | null {
+export function strictBase64url(segment: string): Buffer | null {
   if (!BASE64URL.test(segment) || segment.length % 4 === 1) return null;
   const bytes = Buffer.from(segment, 'base64url');
   return bytes.toString('base64url') === segment ? bytes : null;

@@ -210,6 +210,37 @@ export async function identify(call: ClientCall, engine: Engine): Promise<Princi
   return principal;
 }
 
+/**
+ * The proxy's own services (gRPC health, reflection) pass the same source-address rules and limits
+ * as every call (the health checks as anonymous callers, reflection as its credential's identity);
+ * reflection also holds one of limits.max_calls_in_flight. Resolves with what to call when the call ends.
+ */
+export async function admitLocal(
+  call: ClientCall,
+  path: string,
+  deps: Pick<RunnerDeps, 'currentEngine' | 'callSlots'>,
+  needsCredential: boolean,
+): Promise<() => void> {
+  const engine = deps.currentEngine();
+  const record = { shadowDenied: [] as string[] };
+  const principal = needsCredential ? await identify(call, engine) : null;
+  const identity = principal && engine.auth.enabled ? principal : null;
+  const address = needsCredential ? engine.traffic.addressOf(call) : (shadowable(record, () => engine.traffic.checkAddress(call, null)) ?? null);
+  if (needsCredential && !deps.callSlots.reserve(1)) throw new ProxyError('calls_in_flight_exhausted');
+  const slot = needsCredential ? () => deps.callSlots.release(1) : () => undefined;
+  try {
+    const pending = record.shadowDenied.length > 0 ? undefined : shadowableAsync(record, () => engine.traffic.admit(identity, address, path));
+    const release = (pending instanceof Promise ? await pending : pending) ?? (() => undefined);
+    return () => {
+      release();
+      slot();
+    };
+  } catch (err) {
+    slot();
+    throw err;
+  }
+}
+
 /** Step 8. */
 function authorize(admitted: Admitted, method: MethodEntry, request: Buffer, record: CallRecord): Decision {
   return admitted.decision ?? accessDecision(admitted.engine, record, () => authorizeCollections(method.rule!, admitted.principal, request));

@@ -87,7 +87,7 @@ export async function serve(file: string | null): Promise<number> {
           }
         : null,
       logger,
-      now: Date.now,
+      now: () => performance.now(),
       onRedis: (seconds, ok) => metrics.redisCheck(seconds, ok),
       onStore: (store) => metrics.setLimitStore(store),
     });

@@ -161,15 +161,7 @@ function checkTraffic(c: Config, need: (cond: boolean, message: string) => void)
     ...Object.entries(r.classes).map(([k, v]): [string, LimitConfig] => [`rate_limits.classes.${k}`, v!]),
     ...Object.entries(r.identities).map(([k, v]): [string, LimitConfig] => [`rate_limits.identities.${k}`, v]),
   ];
-  const heaviest = Math.max(1, ...Object.values(r.method_weights));
-  for (const [key, limit] of limits) {
-    need(limit.burst === null || limit.calls_per_second !== null, `${key}.burst: only with calls_per_second`);
-    const depth = limit.burst ?? limit.calls_per_second;
-    need(
-      depth === null || depth >= heaviest,
-      `${key}: a bucket of ${depth} can never admit a call of weight ${heaviest} (rate_limits.method_weights); raise burst`,
-    );
-  }
+  for (const [key, limit] of limits) need(limit.burst === null || limit.calls_per_second !== null, `${key}.burst: only with calls_per_second`);
   for (const key of Object.keys(r.identities))
     need(
       /^(key|sub|idp|cert|apikey|addr|token):./.test(key),

@@ -96,6 +96,8 @@ export const configSchema = z.strictObject({
       // Beyond Qdrant (README "Traffic policy"): who may connect, and whose forwarded address to believe.
       allowed_source_ranges: ranges,
       trusted_proxies: ranges,
+      // The one header the trusted proxies write the client into (the other is the client's to forge).
+      forwarded_header: z.enum(['x-forwarded-for', 'forwarded']).default('x-forwarded-for'),
     })
     .prefault({}),
   tls: z

@@ -3,6 +3,7 @@
 // authenticated. None of them stops the proxy.
 
 import { AddressRanges, parseRange } from '../traffic/address-ranges.js';
+import { depthOf, limitOf } from '../traffic/local-limits.js';
 import type { Config } from './schema.js';
 import { groupReadableSecretFiles } from './secret-files.js';
 
@@ -60,6 +61,19 @@ function trafficWarnings(config: Readonly<Config>): string[] {
   const out: string[] = [];
   for (const [part, mode] of Object.entries(config.policy_mode))
     if (mode === 'shadow') out.push(`policy_mode.${part} is shadow: what it would refuse is only audited (result "shadow_denied"), and let through`);
+  // A weight above a bucket's depth counts as the depth: say so, it is rarely what was meant.
+  const r = config.rate_limits;
+  const heaviest = Math.max(1, ...Object.values(r.method_weights));
+  const limits: [string, (typeof r)['default']][] = [
+    ['rate_limits.default', r.default],
+    ...Object.entries(r.classes).map(([k, v]): [string, (typeof r)['default']] => [`rate_limits.classes.${k}`, v!]),
+    ...Object.entries(r.identities).map(([k, v]): [string, (typeof r)['default']] => [`rate_limits.identities.${k}`, v]),
+  ];
+  for (const [key, limit] of limits) {
+    if (limit.calls_per_second === null) continue;
+    const depth = depthOf(limitOf(limit));
+    if (depth < heaviest) out.push(`${key}: a bucket of ${depth} is smaller than the heaviest method weight (${heaviest}): such calls cost ${depth} instead`);
+  }
   const allowed = new AddressRanges(config.service.allowed_source_ranges);
   if (allowed.empty) return out;
   // An identity whose own ranges all lie outside the global list can never be used.

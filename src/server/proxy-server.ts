@@ -5,7 +5,7 @@
 import { constants as h2, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { CompiledRule } from '../access/compile-rules.js';
 import type { ApiMethod } from '../api/qdrant-api.js';
-import { identify, type MethodEntry, type RunnerDeps, runCall, statusOf } from '../chain/call-runner.js';
+import { admitLocal, type MethodEntry, type RunnerDeps, runCall, statusOf } from '../chain/call-runner.js';
 import type { Engine } from '../engine.js';
 import type { ProxyMetrics } from '../ops/metrics.js';
 import type { ServingState } from '../ops/serving-state.js';
@@ -72,13 +72,11 @@ export class ProxyServer {
       maxWatchers: limits.max_health_watch_streams,
     }));
     const reflection = new ReflectionService(deps.descriptorFiles, new Set([...this.methods.keys()].map(serviceOf)));
-    this.local.set(HEALTH_CHECK, (call) => this.health.check(call));
-    this.local.set(HEALTH_WATCH, (call) => this.health.watch(call));
+    this.local.set(HEALTH_CHECK, (call) => this.serveLocal(call, HEALTH_CHECK, false, () => this.health.check(call)));
+    this.local.set(HEALTH_WATCH, (call) => this.serveLocal(call, HEALTH_WATCH, false, () => this.health.watch(call)));
     for (const path of REFLECTION_PATHS) {
-      this.local.set(path, async (call) => {
-        await identify(call, this.engine); // as in Qdrant: any valid credential, no access rule
-        await reflection.serve(call);
-      });
+      // As in Qdrant: any valid credential, no access rule.
+      this.local.set(path, (call) => this.serveLocal(call, path, true, () => reflection.serve(call)));
     }
     const listenerLimits: ListenerLimits = {
       maxConcurrentStreams: limits.max_concurrent_streams,
@@ -103,6 +101,16 @@ export class ProxyServer {
   /** Swaps in a new engine: calls decide under it from now on, and calls that waited decide again. */
   setEngine(engine: Engine): void {
     this.engine = engine;
+  }
+
+  /** A local service, after the address rules and limits every call passes (src/chain/call-runner.ts admitLocal). */
+  private async serveLocal(call: ServerCall, path: string, needsCredential: boolean, serve: () => Promise<void>): Promise<void> {
+    const release = await admitLocal(call as ClientCall, path, this.runner, needsCredential);
+    try {
+      await serve();
+    } finally {
+      release();
+    }
   }
 
   engineInForce(): Engine {

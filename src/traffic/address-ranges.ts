@@ -4,12 +4,15 @@
 import { BlockList, isIP } from 'node:net';
 
 export class AddressRanges {
-  private readonly list = new BlockList();
+  // One list per family: node's BlockList matches an IPv4 address against IPv6 rules in its mapped
+  // form, so `::/0` would admit every IPv4 address.
+  private readonly v4 = new BlockList();
+  private readonly v6 = new BlockList();
 
   constructor(readonly ranges: readonly string[]) {
     for (const range of ranges) {
       const { address, prefix, family } = parseRange(range);
-      this.list.addSubnet(address, prefix, family);
+      (family === 'ipv4' ? this.v4 : this.v6).addSubnet(address, prefix, family);
     }
   }
 
@@ -22,7 +25,8 @@ export class AddressRanges {
     if (address === null) return false;
     const plain = unmapped(address);
     const family = isIP(plain);
-    return family !== 0 && this.list.check(plain, family === 4 ? 'ipv4' : 'ipv6');
+    if (family === 4) return this.v4.check(plain, 'ipv4');
+    return family === 6 && this.v6.check(plain, 'ipv6');
   }
 }
 

@@ -1,18 +1,26 @@
 // The address a call comes from: the TCP peer, unless that peer is one of `service.trusted_proxies`;
-// then the client address the proxies report (`Forwarded: for=…`, else `X-Forwarded-For`), walking
-// the hops from the right past every trusted proxy to the first address that is not one. A header
-// from an untrusted peer is never read. A hop that is not an address (`unknown`, an obfuscated
+// then the client address the proxies report in `service.forwarded_header` (`X-Forwarded-For` by
+// default, or `Forwarded: for=…`; only that one: proxies append to the header they write and pass
+// the other through as the client sent it), walking the hops from the right past every trusted
+// proxy to the first address that is not one. A header from an untrusted peer is never read. A hop that is not an address (`unknown`, an obfuscated
 // identifier, garbage) ends the walk with no address: rules that need one then refuse.
 import { isIP } from 'node:net';
 import type { RequestMetadata } from '../grpc/metadata.js';
 import { type AddressRanges, unmapped } from './address-ranges.js';
 
 /** `peer` is the socket's remote address (as node reports it, maybe IPv4-mapped). */
-export function clientAddress(peer: string | null, metadata: RequestMetadata, trusted: AddressRanges): string | null {
+export type ForwardedHeader = 'x-forwarded-for' | 'forwarded';
+
+export function clientAddress(
+  peer: string | null,
+  metadata: RequestMetadata,
+  trusted: AddressRanges,
+  header: ForwardedHeader = 'x-forwarded-for',
+): string | null {
   if (peer === null) return null;
   let current = unmapped(peer);
   if (trusted.empty || !trusted.has(current)) return current;
-  const hops = forwardedHops(metadata);
+  const hops = forwardedHops(metadata, header);
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = hops[i]!;
     if (hop === null) return null;
@@ -24,10 +32,9 @@ export function clientAddress(peer: string | null, metadata: RequestMetadata, tr
 }
 
 /** The reported client addresses, oldest first; null for a hop that is not an address. */
-export function forwardedHops(metadata: RequestMetadata): (string | null)[] {
-  const forwarded = metadata.get('forwarded');
-  if (forwarded.length > 0) {
-    return forwarded.flatMap((value) =>
+export function forwardedHops(metadata: RequestMetadata, header: ForwardedHeader): (string | null)[] {
+  if (header === 'forwarded') {
+    return metadata.get('forwarded').flatMap((value) =>
       value.split(',').map((element) => {
         const param = element
           .split(';')

@@ -1,7 +1,9 @@
 // Per-identity limits held in this process: a token bucket (calls per second, refilled
-// continuously, `burst` deep) and a count of calls in flight. Identities live in an LRU of
+// continuously, `burst` deep) and a count of calls in flight. Buckets live in an LRU of
 // `maxIdentities`, so any number of distinct callers costs bounded memory; an identity evicted
-// while idle starts again with a full bucket (the most it can gain is one burst).
+// while idle starts again with a full bucket (the most it can gain is one burst). Counts of calls
+// in flight are kept apart and never evicted: there are never more than the calls in flight
+// (limits.max_calls_in_flight). Time is the monotonic clock: a wall clock stepped back stalls nothing.
 import { LRUCache } from 'lru-cache';
 
 export interface Limit {
@@ -29,13 +31,18 @@ export type Verdict = { readonly ok: true; readonly release: () => void } | { re
 interface Bucket {
   tokens: number;
   at: number;
-  inFlight: number;
+}
+
+/** A bucket's depth: `burst`, else one second of calls, and never less than one call. */
+export function depthOf(limit: Limit): number {
+  return Math.max(1, limit.burst ?? limit.callsPerSecond ?? 1);
 }
 
 export const NOTHING_TO_RELEASE = (): void => undefined;
 
 export class LocalLimits {
   private readonly buckets: LRUCache<string, Bucket>;
+  private readonly inFlight = new Map<string, number>();
 
   constructor(maxIdentities: number) {
     this.buckets = new LRUCache({ max: maxIdentities });
@@ -45,30 +52,36 @@ export class LocalLimits {
     return this.buckets.size;
   }
 
+  /** `weight` above the bucket's depth counts as the depth: a heavy call waits for a full bucket, never forever. */
   take(identity: string, limit: Limit, weight: number, now: number): Verdict {
-    let bucket = this.buckets.get(identity);
-    const burst = limit.burst ?? limit.callsPerSecond ?? 0;
-    if (!bucket) {
-      bucket = { tokens: burst, at: now, inFlight: 0 };
-      this.buckets.set(identity, bucket);
-    }
+    const depth = depthOf(limit);
+    const cost = Math.min(weight, depth);
+    let bucket: Bucket | undefined;
     if (limit.callsPerSecond !== null) {
-      bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * limit.callsPerSecond);
+      bucket = this.buckets.get(identity);
+      if (!bucket) {
+        bucket = { tokens: depth, at: now };
+        this.buckets.set(identity, bucket);
+      }
+      // Time that went backwards refills nothing and costs nothing.
+      if (now > bucket.at) bucket.tokens = Math.min(depth, bucket.tokens + ((now - bucket.at) / 1000) * limit.callsPerSecond);
       bucket.at = now;
-      if (bucket.tokens < weight) return { ok: false, limit: 'calls_per_second' };
+      if (bucket.tokens < cost) return { ok: false, limit: 'calls_per_second' };
     }
-    if (limit.maxInFlight !== null && bucket.inFlight >= limit.maxInFlight) return { ok: false, limit: 'max_in_flight' };
-    if (limit.callsPerSecond !== null) bucket.tokens -= weight;
+    const held = this.inFlight.get(identity) ?? 0;
+    if (limit.maxInFlight !== null && held >= limit.maxInFlight) return { ok: false, limit: 'max_in_flight' };
+    if (bucket) bucket.tokens -= cost;
     if (limit.maxInFlight === null) return { ok: true, release: NOTHING_TO_RELEASE };
-    bucket.inFlight++;
-    const held = bucket;
+    this.inFlight.set(identity, held + 1);
     let released = false;
     return {
       ok: true,
       release: () => {
         if (released) return;
         released = true;
-        held.inFlight--;
+        const left = (this.inFlight.get(identity) ?? 1) - 1;
+        if (left > 0) this.inFlight.set(identity, left);
+        else this.inFlight.delete(identity);
       },
     };
   }

@@ -3,10 +3,12 @@
 // in flight, atomically, on Redis's own clock (replicas' clocks may differ). A call in flight is a
 // lease that expires on its own, so a process that dies holding calls frees them. While Redis
 // cannot answer within `redis_timeout_ms`, the local limits decide instead (never "unlimited",
-// never "refuse everyone"): the caller is told, for the metrics and a log line.
+// never "refuse everyone"): the caller is told, for the metrics and a log line. After a failure
+// Redis is skipped for a second (no call waits on a Redis that hangs), and no more than 256 checks
+// wait for it at once.
 import { Redis } from 'ioredis';
 import type { Limit, Verdict } from './local-limits.js';
-import { NOTHING_TO_RELEASE } from './local-limits.js';
+import { depthOf, NOTHING_TO_RELEASE } from './local-limits.js';
 
 // KEYS[1] bucket (hash: tokens, at), KEYS[2] calls in flight (zset: call id → lease end, ms)
 // ARGV: rate (calls/s, 0: none), burst, weight, max in flight (0: none), call id, lease ms
@@ -56,10 +58,17 @@ export interface RedisLimitsOptions {
   readonly observe: (seconds: number, ok: boolean) => void;
 }
 
+/** After Redis fails a check, checks skip it for this long (decided locally at once, no waiting). */
+const COOL_DOWN_MS = 1000;
+/** Checks waiting for Redis at most; past it the local limits decide (a slow Redis never queues without bound). */
+const MAX_PENDING = 256;
+
 export class RedisLimits {
   private readonly redis: RedisWithTake;
   private nextId = 0;
   private readonly processId = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  private pending = 0;
+  private skipUntil = 0;
 
   constructor(private readonly options: RedisLimitsOptions) {
     this.redis = new Redis(options.url, {
@@ -69,6 +78,7 @@ export class RedisLimits {
       commandTimeout: options.timeoutMs,
       connectTimeout: Math.max(1000, options.timeoutMs),
       retryStrategy: (times) => Math.min(times * 200, 2000),
+      keepAlive: 5000, // a Redis gone without closing the connection is noticed
       lazyConnect: false,
     }) as RedisWithTake;
     this.redis.on('error', () => undefined); // reported per check, through `observe`
@@ -78,17 +88,19 @@ export class RedisLimits {
   /** The verdict, or null when Redis did not answer (the caller falls back to local limits). */
   async take(identity: string, limit: Limit, weight: number): Promise<Verdict | null> {
     const started = performance.now();
+    if (started < this.skipUntil || this.pending >= MAX_PENDING) return null;
     const id = `${this.processId}-${this.nextId++}`;
     const inFlightKey = `${this.options.keyPrefix}f:${identity}`;
     const rate = limit.callsPerSecond ?? 0;
-    const burst = limit.burst ?? rate;
+    const burst = depthOf(limit);
+    this.pending++;
     try {
       const result = await this.redis.takeLimit(
         `${this.options.keyPrefix}b:${identity}`,
         inFlightKey,
         rate,
         burst,
-        weight,
+        Math.min(weight, burst),
         limit.maxInFlight ?? 0,
         id,
         this.options.leaseMs,
@@ -109,7 +121,13 @@ export class RedisLimits {
       };
     } catch {
       this.options.observe((performance.now() - started) / 1000, false);
+      this.skipUntil = performance.now() + COOL_DOWN_MS;
+      // The check may still run in Redis after its timeout: give back the place it would register
+      // (sent after it on the same connection, so it runs after it), or it would hold it for a lease.
+      if (limit.maxInFlight !== null) this.redis.zrem(inFlightKey, id).catch(() => undefined);
       return null;
+    } finally {
+      this.pending--;
     }
   }
 

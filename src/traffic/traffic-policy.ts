@@ -9,9 +9,9 @@ import type { Config } from '../config/schema.js';
 import { ProxyError } from '../errors.js';
 import type { RequestMetadata } from '../grpc/metadata.js';
 import { AddressRanges, unmapped } from './address-ranges.js';
-import { clientAddress } from './client-address.js';
+import { clientAddress, type ForwardedHeader } from './client-address.js';
 import type { Limiter } from './limiter.js';
-import { type Limit, limitOf, NOTHING_TO_RELEASE, type Verdict } from './local-limits.js';
+import { depthOf, type Limit, limitOf, NOTHING_TO_RELEASE, type Verdict } from './local-limits.js';
 
 export type PolicyPart = 'addresses' | 'limits';
 export type AccessClass = 'manage' | 'read' | 'collections' | 'anonymous';
@@ -40,6 +40,7 @@ export interface CallSource {
 export class TrafficPolicy {
   readonly allowed: AddressRanges;
   readonly trusted: AddressRanges;
+  private readonly forwardedHeader: ForwardedHeader;
   private readonly modes: Readonly<Record<PolicyPart, 'enforce' | 'shadow'>>;
   private readonly defaultLimit: Limit | null;
   private readonly classLimits: ReadonlyMap<AccessClass, Limit>;
@@ -53,6 +54,7 @@ export class TrafficPolicy {
   ) {
     this.allowed = new AddressRanges(config.service.allowed_source_ranges);
     this.trusted = new AddressRanges(config.service.trusted_proxies);
+    this.forwardedHeader = config.service.forwarded_header;
     this.modes = { addresses: config.policy_mode.addresses, limits: config.policy_mode.limits };
     const r = config.rate_limits;
     this.defaultLimit = anyLimit(limitOf(r.default));
@@ -72,7 +74,7 @@ export class TrafficPolicy {
 
   /** The address the call comes from (a trusted proxy's report, else the TCP peer). */
   addressOf(call: CallSource): string | null {
-    return clientAddress(peerAddress(call.peer), call.metadata, this.trusted);
+    return clientAddress(peerAddress(call.peer), call.metadata, this.trusted, this.forwardedHeader);
   }
 
   /** The global list and the identity's own ranges; throws when enforced, reports either way. */
@@ -104,7 +106,7 @@ export class TrafficPolicy {
     if (verdict.ok) return verdict.release;
     const detail =
       verdict.limit === 'calls_per_second'
-        ? `${limit.callsPerSecond} calls per second (burst ${limit.burst ?? limit.callsPerSecond}) per identity, from ${source}`
+        ? `${limit.callsPerSecond} calls per second (burst ${depthOf(limit)}) per identity, from ${source}`
         : `${limit.maxInFlight} calls in flight per identity, from ${source}`;
     this.refuse({
       part: 'limits',

@@ -6,6 +6,9 @@ import { createServer } from 'node:net';
 export interface RunningRedis {
   readonly url: string;
   readonly port: number;
+  /** SIGSTOP / SIGCONT: a Redis that hangs with its connections open, then comes back. */
+  pause(): void;
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -33,7 +36,10 @@ export async function startRedis(): Promise<RunningRedis> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pause: () => child.kill('SIGSTOP'),
+    resume: () => child.kill('SIGCONT'),
     async stop() {
+      child.kill('SIGCONT');
       child.kill('SIGKILL');
       await exited;
     },

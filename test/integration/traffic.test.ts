@@ -6,9 +6,11 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKey, hashKey } from '../../src/auth/named-keys/key-format.js';
 import type { Standin } from '../../src/standin/standin-server.js';
+import { RedisLimits } from '../../src/traffic/redis-limits.js';
 import { testCerts } from '../helpers/certs.js';
 import { overrideForTest, startStack, startStandinMtls, upstreamConfig } from '../helpers/proxy-stack.js';
 import { md, rawClient, rawUnary } from '../helpers/raw-client.js';
@@ -68,9 +70,19 @@ describe('source addresses', () => {
         code: 7,
         details: 'Forbidden: calls from this address are not allowed',
       });
-      expect((await list(stack.client, { 'api-key': KEY, forwarded: 'for="[2001:db8::1]:443", for=10.4.4.4' })).code).toBe(0);
+      // The load balancer writes X-Forwarded-For (service.forwarded_header): a Forwarded header is the client's own.
+      expect((await list(stack.client, { 'api-key': KEY, forwarded: 'for=10.4.4.4', 'x-forwarded-for': '192.168.1.1' })).code).toBe(7);
     } finally {
       await stack.stop();
+    }
+    const rfc7239 = await startStack({
+      service: { api_key: KEY, allowed_source_ranges: ['10.0.0.0/8'], trusted_proxies: ['127.0.0.1/32'], forwarded_header: 'forwarded' },
+    });
+    try {
+      expect((await list(rfc7239.client, { 'api-key': KEY, forwarded: 'for="[2001:db8::1]:443", for=10.4.4.4' })).code).toBe(0);
+      expect((await list(rfc7239.client, { 'api-key': KEY, forwarded: 'for=192.168.1.1', 'x-forwarded-for': '10.4.4.4' })).code).toBe(7);
+    } finally {
+      await rfc7239.stop();
     }
     // No trusted proxy: a forwarded 10.x from the loopback peer is not believed.
     const direct = await startStack({
@@ -142,6 +154,21 @@ describe('rate and concurrency limits', () => {
       });
       const metrics = await get(stack.proxy.metricsPort!, '/metrics');
       expect(metrics).toMatch(/qdrant_auth_proxy_traffic_refusals_total\{rule="calls_per_second",class="manage",mode="enforce"\} [1-9]/);
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  it("the proxy's own services pass the same rules: gRPC health checks by address and limit", async () => {
+    const stack = await startStack({
+      service: { api_key: KEY, allowed_source_ranges: ['127.0.0.0/8'], trusted_proxies: ['127.0.0.1/32'] },
+      rate_limits: { classes: { anonymous: { calls_per_second: 0.01, burst: 1 } } },
+    });
+    try {
+      const check = (metadata: Record<string, string>) => rawUnary(stack.client, '/grpc.health.v1.Health/Check', Buffer.alloc(0), md(metadata));
+      expect(await check({ 'x-forwarded-for': '192.168.7.7' })).toMatchObject({ code: 7, details: 'Forbidden: calls from this address are not allowed' });
+      expect((await check({})).code).toBe(0);
+      expect(await check({})).toMatchObject({ code: 8, details: expect.stringContaining('from rate_limits.classes.anonymous') });
     } finally {
       await stack.stop();
     }
@@ -225,6 +252,41 @@ describe('limits shared through Redis', () => {
       expect(await get(proxy.metricsPort!, '/metrics')).toMatch(/qdrant_auth_proxy_rate_limit_store\{store="local"\} 1/);
     } finally {
       client.close();
+    }
+  });
+});
+
+describe('a Redis that hangs', () => {
+  it('checks that time out give back the places they would take; meanwhile Redis is skipped, no call waits on it', async () => {
+    const hung = await startRedis();
+    const limits = new RedisLimits({ url: hung.url, timeoutMs: 100, keyPrefix: 'hang:', leaseMs: 600_000, observe: () => undefined });
+    const admin = new Redis(hung.url);
+    const limit = { callsPerSecond: null, burst: null, maxInFlight: 3 };
+    try {
+      let ok: Awaited<ReturnType<RedisLimits['take']>> = null;
+      await until(
+        async () => {
+          ok = await limits.take('apikey:manage', limit, 1);
+          return ok !== null;
+        },
+        10_000,
+        'Redis connected',
+      );
+      const first = ok as Awaited<ReturnType<RedisLimits['take']>>;
+      if (first?.ok) first.release();
+      await until(async () => (await admin.zcard('hang:f:apikey:manage')) === 0, 5000, 'the first place given back');
+      hung.pause();
+      expect(await Promise.all([1, 2, 3].map(() => limits.take('apikey:manage', limit, 1)))).toEqual([null, null, null]);
+      const started = performance.now();
+      expect(await limits.take('apikey:manage', limit, 1)).toBeNull();
+      expect(performance.now() - started).toBeLessThan(50); // skipped, not waited on
+      hung.resume();
+      // The three checks run late in Redis, then the releases sent after them: no place is left held.
+      await until(async () => (await admin.zcard('hang:f:apikey:manage')) === 0 && (await admin.exists('hang:f:apikey:manage')) === 0, 5000, 'no lease left');
+    } finally {
+      admin.disconnect();
+      limits.close();
+      await hung.stop();
     }
   });
 });

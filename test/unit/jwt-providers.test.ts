@@ -262,6 +262,18 @@ describe('bad tokens: a clear status, nothing verified', () => {
     expect(await outcome(h, token)).toBe(`${PERMISSION_DENIED} ExpiredSignature`);
   });
 
+  it('one spelling per token: a segment with other spare bits (the same bytes) is refused, so no revocation or limit is stepped around', async () => {
+    const h = await harness();
+    const token = await idp.sign(rsa, claims());
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    // An RS256 signature is 256 bytes: its last base64url character carries 4 spare bits.
+    const last = token.at(-1)!;
+    const variant = token.slice(0, -1) + alphabet[alphabet.indexOf(last) ^ 1];
+    expect(Buffer.from(variant.split('.')[2]!, 'base64url')).toEqual(Buffer.from(token.split('.')[2]!, 'base64url'));
+    expect(await outcome(h, token)).toBe('manage');
+    expect(await outcome(h, variant)).toBe(`${UNAUTHENTICATED} Invalid JWT: malformed token`);
+  });
+
   it('a token larger than the credential cap is refused before decoding', async () => {
     const h = await harness();
     expect(await outcome(h, await idp.sign(rsa, claims({ pad: 'x'.repeat(20_000) })))).toBe(`${UNAUTHENTICATED} Invalid API key or JWT`);

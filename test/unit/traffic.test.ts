@@ -25,6 +25,9 @@ describe('address ranges', () => {
     expect(r.has('not an address')).toBe(false);
     expect(r.has(null)).toBe(false);
     expect(new AddressRanges(['0.0.0.0/0']).has('8.8.8.8')).toBe(true);
+    // An IPv6 range never admits an IPv4 address (node's BlockList would, in mapped form).
+    expect(new AddressRanges(['::/0']).has('10.1.2.3')).toBe(false);
+    expect(new AddressRanges(['::/0']).has('2001:db8::1')).toBe(true);
   });
 
   it.each([
@@ -53,14 +56,21 @@ describe('client address', () => {
     expect(clientAddress(null, md({}), trusted)).toBeNull();
   });
 
-  it('Forwarded: for= with quotes, ports and IPv6 brackets; it wins over X-Forwarded-For', () => {
-    expect(forwardedHops(md({ forwarded: 'for=192.0.2.60;proto=http;by=203.0.113.43, for="[2001:db8:cafe::17]:4711"' }))).toEqual([
+  it('Forwarded: for= with quotes, ports and IPv6 brackets; X-Forwarded-For with ports', () => {
+    expect(forwardedHops(md({ forwarded: 'for=192.0.2.60;proto=http;by=203.0.113.43, for="[2001:db8:cafe::17]:4711"' }), 'forwarded')).toEqual([
       '192.0.2.60',
       '2001:db8:cafe::17',
     ]);
-    expect(forwardedHops(md({ forwarded: 'For="192.0.2.1:8080"', 'x-forwarded-for': '1.1.1.1' }))).toEqual(['192.0.2.1']);
-    expect(forwardedHops(md({ forwarded: 'for=_hidden, by=x' }))).toEqual([null, null]);
-    expect(forwardedHops(md({ 'x-forwarded-for': '1.2.3.4:99, [::1]:5, garbage' }))).toEqual(['1.2.3.4', '::1', null]);
+    expect(forwardedHops(md({ forwarded: 'For="192.0.2.1:8080"' }), 'forwarded')).toEqual(['192.0.2.1']);
+    expect(forwardedHops(md({ forwarded: 'for=_hidden, by=x' }), 'forwarded')).toEqual([null, null]);
+    expect(forwardedHops(md({ 'x-forwarded-for': '1.2.3.4:99, [::1]:5, garbage' }), 'x-forwarded-for')).toEqual(['1.2.3.4', '::1', null]);
+  });
+
+  it("only service.forwarded_header is read: the other is the client's to forge", () => {
+    const both = md({ forwarded: 'for=10.20.9.9', 'x-forwarded-for': '192.168.1.1' });
+    expect(clientAddress('10.9.0.1', both, trusted)).toBe('192.168.1.1');
+    expect(clientAddress('10.9.0.1', both, trusted, 'forwarded')).toBe('10.20.9.9');
+    expect(clientAddress('10.9.0.1', md({ forwarded: 'for=10.20.9.9' }), trusted)).toBe('10.9.0.1');
   });
 });
 
@@ -94,6 +104,28 @@ describe('local limits', () => {
     a.release();
     expect(limits.take('x', limit, 1, 0).ok).toBe(true);
     expect(limits.take('x', limit, 1, 0).ok).toBe(false);
+  });
+
+  it("an identity's calls in flight survive its bucket's eviction (a flood of other identities cannot reset them)", () => {
+    const limits = new LocalLimits(100);
+    const limit = { callsPerSecond: 1000, burst: null, maxInFlight: 1 };
+    expect(limits.take('busy', limit, 1, 0).ok).toBe(true);
+    for (let i = 0; i < 200; i++) limits.take(`addr:10.0.0.${i}`, limit, 1, 0);
+    expect(limits.take('busy', limit, 1, 1)).toEqual({ ok: false, limit: 'max_in_flight' });
+  });
+
+  it('time that goes backwards neither refills nor stalls a bucket; a bucket is at least one call deep', () => {
+    const limits = new LocalLimits(100);
+    const limit = { callsPerSecond: 10, burst: 1, maxInFlight: null };
+    expect(limits.take('t', limit, 1, 60_000).ok).toBe(true);
+    expect(limits.take('t', limit, 1, 0).ok).toBe(false);
+    expect(limits.take('t', limit, 1, 200).ok).toBe(true);
+    const slow = { callsPerSecond: 0.5, burst: null, maxInFlight: null };
+    expect(limits.take('s', slow, 1, 0).ok).toBe(true);
+    expect(limits.take('s', slow, 1, 1000).ok).toBe(false);
+    expect(limits.take('s', slow, 1, 2000).ok).toBe(true);
+    // A weight above the bucket's depth costs the depth: it waits for a full bucket, never forever.
+    expect(limits.take('w', { callsPerSecond: 2, burst: null, maxInFlight: null }, 5, 0).ok).toBe(true);
   });
 
   it('100,000 distinct identities stay within max_identities', () => {
@@ -185,10 +217,6 @@ describe('traffic policy', () => {
     [{ rate_limits: { default: { calls_per_second: -5 } } }, 'rate_limits.default.calls_per_second'],
     [{ rate_limits: { default: { burst: 10 } } }, 'rate_limits.default.burst: only with calls_per_second'],
     [{ rate_limits: { default: { max_in_flight: 0 } } }, 'rate_limits.default.max_in_flight'],
-    [
-      { rate_limits: { default: { calls_per_second: 2 }, method_weights: { 'qdrant.Points/Upsert': 5 } } },
-      'rate_limits.default: a bucket of 2 can never admit a call of weight 5',
-    ],
     [{ rate_limits: { identities: { alice: { calls_per_second: 1 } } } }, 'rate_limits.identities.alice: expected key:<id>'],
     [{ rate_limits: { redis_url: 'http://localhost:6379' } }, 'rate_limits.redis_url: must be redis://'],
     [{ policy_mode: { access: 'dry-run' } }, 'policy_mode.access'],
@@ -210,6 +238,9 @@ describe('traffic warnings', () => {
       }),
     ).join('\n');
     expect(warnings).toContain('policy_mode.limits is shadow');
+    expect(
+      configWarnings(parseConfig({ rate_limits: { default: { calls_per_second: 2 }, method_weights: { 'qdrant.Points/Upsert': 5 } } })).join('\n'),
+    ).toContain('rate_limits.default: a bucket of 2 is smaller than the heaviest method weight (5): such calls cost 2 instead');
     expect(warnings).toContain('auth.jwt_providers p: allowed_source_ranges lie outside service.allowed_source_ranges');
     expect(configWarnings(parseConfig({ service: { allowed_source_ranges: ['10.0.0.0/8'] } })).join('\n')).not.toMatch(/shadow|outside/);
   });

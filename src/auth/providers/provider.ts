@@ -5,6 +5,7 @@
 import { decodeProtectedHeader, errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
 import { ProxyError } from '../../errors.js';
 import type { AddressRanges } from '../../traffic/address-ranges.js';
+import { strictBase64url } from '../jwt.js';
 import { readValueExistsClaim } from '../jwt-claims.js';
 import type { Principal } from '../principal.js';
 import { AccessClaimError, accessFromClaims, type ClaimsAccessSpec, claimAt } from './claims-access.js';
@@ -118,6 +119,11 @@ export class JwtProvider {
 
   /** Cheap refusals before any key look-up. */
   private checkHeader(token: string): void {
+    // One spelling per token: jose decodes base64url loosely, so other trailing bits in a segment
+    // would give a second text for the same token, and a revocation or a limit keyed on the text
+    // could be stepped around.
+    const parts = token.split('.');
+    if (parts.length !== 3 || parts.some((part) => strictBase64url(part) === null)) throw rejected('rejected', 'malformed token');
     let header: Record<string, unknown>;
     try {
       header = decodeProtectedHeader(token) as Record<string, unknown>;
