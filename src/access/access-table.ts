@@ -1,5 +1,6 @@
 // Qdrant 1.19's "Table of Access" for its public gRPC port, one row per method, as data.
-// Facts from shared/spec/qdrant-grpc-access.json (derived from Qdrant's handlers); see README "Access model".
+// Facts from Qdrant 1.19.0's gRPC handlers (src/tonic/api/*.rs) and access checks
+// (lib/storage/src/rbac/ops_checks.rs, lib/storage/src/rbac/mod.rs); see README "Access model".
 //
 // need:
 //   none        served without credentials (health checks)

@@ -40,6 +40,16 @@ export function depthOf(limit: Limit): number {
 
 export const NOTHING_TO_RELEASE = (): void => undefined;
 
+/** A place in flight, given back once however often the caller calls it. */
+export function releaseOnce(giveBack: () => void): () => void {
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    giveBack();
+  };
+}
+
 export class LocalLimits {
   private readonly buckets: LRUCache<string, Bucket>;
   private readonly inFlight = new Map<string, number>();
@@ -73,16 +83,13 @@ export class LocalLimits {
     if (bucket) bucket.tokens -= cost;
     if (limit.maxInFlight === null) return { ok: true, release: NOTHING_TO_RELEASE };
     this.inFlight.set(identity, held + 1);
-    let released = false;
     return {
       ok: true,
-      release: () => {
-        if (released) return;
-        released = true;
+      release: releaseOnce(() => {
         const left = (this.inFlight.get(identity) ?? 1) - 1;
         if (left > 0) this.inFlight.set(identity, left);
         else this.inFlight.delete(identity);
-      },
+      }),
     };
   }
 }

@@ -8,7 +8,7 @@
 // wait for it at once.
 import { Redis } from 'ioredis';
 import type { Limit, Verdict } from './local-limits.js';
-import { depthOf, NOTHING_TO_RELEASE } from './local-limits.js';
+import { depthOf, NOTHING_TO_RELEASE, releaseOnce } from './local-limits.js';
 
 // KEYS[1] bucket (hash: tokens, at), KEYS[2] calls in flight (zset: call id → lease end, ms)
 // ARGV: rate (calls/s, 0: none), burst, weight, max in flight (0: none), call id, lease ms
@@ -109,15 +109,10 @@ export class RedisLimits {
       if (result === 0) return { ok: false, limit: 'calls_per_second' };
       if (result === -1) return { ok: false, limit: 'max_in_flight' };
       if (limit.maxInFlight === null) return { ok: true, release: NOTHING_TO_RELEASE };
-      let released = false;
       return {
         ok: true,
-        release: () => {
-          if (released) return;
-          released = true;
-          // Best effort: a release that fails is freed when its lease ends.
-          this.redis.zrem(inFlightKey, id).catch(() => undefined);
-        },
+        // Best effort: a release that fails is freed when its lease ends.
+        release: releaseOnce(() => void this.redis.zrem(inFlightKey, id).catch(() => undefined)),
       };
     } catch {
       this.options.observe((performance.now() - started) / 1000, false);

@@ -1,4 +1,5 @@
-// Qdrant 1.19's outcome for every method × identity (test/fixtures, extracted from shared/spec).
+// Qdrant 1.19's outcome for every method × identity (test/fixtures; derived from Qdrant 1.19.0's
+// gRPC handlers and lib/storage/src/rbac/ops_checks.rs).
 import { readFileSync } from 'node:fs';
 import type { Principal } from '../../src/auth/principal.js';
 

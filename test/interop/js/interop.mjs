@@ -2,14 +2,10 @@
 // Interop scenario for the official JS gRPC client (@qdrant/js-client-grpc, the repository's pinned
 // devDependency) through the proxy over TLS. Driven by test/interop/run.sh; the contract (INTEROP_*
 // environment, PASS/FAIL lines) is described there. The proxy's CA comes in via NODE_EXTRA_CA_CERTS.
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code } from '@connectrpc/connect';
 import { QdrantClient } from '@qdrant/js-client-grpc';
+import { env, expectCode, step } from './steps.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
 const coll = env('INTEROP_COLLECTION');
 const other = env('INTEROP_OTHER_COLLECTION');
 const timeoutMs = Number(env('INTEROP_TIMEOUT_MS'));
@@ -34,27 +30,6 @@ const QUERY = [0.2, 0.1, 0.9, 0.7];
 
 function check(cond, what) {
   if (!cond) throw new Error(what);
-}
-
-/** Runs `fn`, which must fail with gRPC `code`; returns "CODE message". */
-async function expectCode(code, what, fn) {
-  try {
-    await fn();
-  } catch (err) {
-    const e = ConnectError.from(err);
-    if (e.code !== code) throw new Error(`${what}: expected ${Code[code]}, got ${Code[e.code]} ${e.rawMessage}`);
-    return `${Code[e.code]} "${e.rawMessage}"`;
-  }
-  throw new Error(`${what}: expected ${Code[code]}, but it succeeded`);
-}
-
-async function step(name, fn) {
-  try {
-    console.log(`PASS ${name}: ${await fn()}`);
-  } catch (err) {
-    const e = err instanceof ConnectError ? `${Code[err.code]} ${err.rawMessage}` : (err?.message ?? String(err));
-    console.log(`FAIL ${name}: ${e}`);
-  }
 }
 
 const listNames = async (c) => (await c.api('collections').list({})).collections.map((x) => x.name).sort();

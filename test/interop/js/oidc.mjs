@@ -2,38 +2,14 @@
 // The official JS gRPC client through a proxy that takes ory/hydra's tokens (test/interop/hydra.sh):
 // each token was issued by hydra for the client-credentials grant, with the scopes the step names;
 // the proxy maps scp qdrant:admin to manage and qdrant:read to read. Prints PASS/FAIL lines.
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code } from '@connectrpc/connect';
 import { QdrantClient } from '@qdrant/js-client-grpc';
+import { env, expectCode, step } from './steps.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
 const url = `https://${env('INTEROP_HOST')}:${env('INTEROP_PORT')}`;
 // A JWT goes in the api-key metadata, as Qdrant itself accepts it.
 const client = (token) => new QdrantClient({ url, apiKey: token, checkCompatibility: false });
 const COLLECTION = 'oidc_interop';
-
-async function expectCode(code, what, fn) {
-  try {
-    await fn();
-  } catch (err) {
-    const e = ConnectError.from(err);
-    if (e.code !== code) throw new Error(`${what}: expected ${Code[code]}, got ${Code[e.code]} ${e.rawMessage}`);
-    return `${Code[e.code]} "${e.rawMessage}"`;
-  }
-  throw new Error(`${what}: expected ${Code[code]}, but it succeeded`);
-}
-
-async function step(name, fn) {
-  try {
-    console.log(`PASS ${name}: ${await fn()}`);
-  } catch (err) {
-    const e = err instanceof ConnectError ? `${Code[err.code]} ${err.rawMessage}` : (err?.message ?? String(err));
-    console.log(`FAIL ${name}: ${e}`);
-  }
-}
 
 const create = (c) =>
   c.api('collections').create({ collectionName: COLLECTION, vectorsConfig: { config: { case: 'params', value: { size: 2n, distance: 1 } } } });
