@@ -123,9 +123,10 @@ try {
       new Limiter({ maxIdentities: 100_000, redis: null, logger: silent, now: Date.now }),
     );
     const principal = { access: 'manage', authType: 'ApiKey' };
+    const call = { peer: '127.0.0.1:50000', metadata: RequestMetadata.of({}) };
     const run = (n) => {
       for (let i = 0; i < n; i++) {
-        const release = policy.admit(principal, '127.0.0.1', '/qdrant.Points/Count');
+        const release = policy.admit(principal, call, '/qdrant.Points/Count');
         release();
       }
     };

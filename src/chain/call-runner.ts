@@ -157,19 +157,19 @@ async function admit(call: ClientCall, method: MethodEntry, engine: Engine, reco
     if (call.metadata.byteSize > limits.max_metadata_bytes) throw new ProxyError('metadata_too_large');
     record.admission = 'health_bypass';
     const shadowed = record.shadowDenied.length;
-    const address = shadowable(record, () => engine.traffic.checkAddress(call, null)) ?? null;
+    shadowable(record, () => engine.traffic.checkAddress(call, null));
     // A call the address rules refuse in shadow mode is not counted against a limit: enforced, it never would be.
     if (first && record.shadowDenied.length === shadowed) {
-      const release = shadowableAsync(record, () => engine.traffic.admit(null, address, method.path));
+      const release = shadowableAsync(record, () => engine.traffic.admit(null, call, method.path));
       record.release = (release instanceof Promise ? await release : release) ?? null;
     }
     return { engine, admission: 'health_bypass', principal: NO_AUTH_PRINCIPAL, decision: ALLOW, maxRequestBytes: limits.max_anonymous_message_bytes };
   }
   const principal = await authenticateCall(call, engine, record);
   const shadowed = record.shadowDenied.length;
-  const address = shadowable(record, () => engine.traffic.checkAddress(call, engine.auth.enabled ? principal : null)) ?? null;
+  shadowable(record, () => engine.traffic.checkAddress(call, engine.auth.enabled ? principal : null));
   if (first && record.shadowDenied.length === shadowed) {
-    const release = shadowableAsync(record, () => engine.traffic.admit(engine.auth.enabled ? principal : null, address, method.path));
+    const release = shadowableAsync(record, () => engine.traffic.admit(engine.auth.enabled ? principal : null, call, method.path));
     record.release = (release instanceof Promise ? await release : release) ?? null;
   }
   if (principal.valueExists) await engine.valueExists.check(principal.valueExists);
@@ -225,11 +225,11 @@ export async function admitLocal(
   const record = { shadowDenied: [] as string[] };
   const principal = needsCredential ? await identify(call, engine) : null;
   const identity = principal && engine.auth.enabled ? principal : null;
-  const address = needsCredential ? engine.traffic.addressOf(call) : (shadowable(record, () => engine.traffic.checkAddress(call, null)) ?? null);
+  if (!needsCredential) shadowable(record, () => engine.traffic.checkAddress(call, null));
   if (needsCredential && !deps.callSlots.reserve(1)) throw new ProxyError('calls_in_flight_exhausted');
   const slot = needsCredential ? () => deps.callSlots.release(1) : () => undefined;
   try {
-    const pending = record.shadowDenied.length > 0 ? undefined : shadowableAsync(record, () => engine.traffic.admit(identity, address, path));
+    const pending = record.shadowDenied.length > 0 ? undefined : shadowableAsync(record, () => engine.traffic.admit(identity, call, path));
     const release = (pending instanceof Promise ? await pending : pending) ?? (() => undefined);
     return () => {
       release();

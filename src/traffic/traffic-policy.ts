@@ -46,6 +46,8 @@ export class TrafficPolicy {
   private readonly classLimits: ReadonlyMap<AccessClass, Limit>;
   private readonly identityLimits: ReadonlyMap<string, Limit>;
   private readonly weights: ReadonlyMap<string, number>;
+  /** False when no limit is configured (a named key may still carry its own). */
+  private readonly anyLimit: boolean;
 
   constructor(
     config: Readonly<Config>,
@@ -61,6 +63,7 @@ export class TrafficPolicy {
     this.classLimits = new Map(Object.entries(r.classes).map(([k, v]) => [k as AccessClass, limitOf(v!)]));
     this.identityLimits = new Map(Object.entries(r.identities).map(([k, v]) => [k, limitOf(v)]));
     this.weights = new Map(Object.entries(r.method_weights).map(([k, v]) => [`/${k}`, v]));
+    this.anyLimit = this.defaultLimit !== null || this.classLimits.size > 0 || this.identityLimits.size > 0;
   }
 
   /** Checked at accept, before TLS: connections from outside the global list are closed (not in shadow mode). */
@@ -78,24 +81,26 @@ export class TrafficPolicy {
   }
 
   /** The global list and the identity's own ranges; throws when enforced, reports either way. */
-  checkAddress(call: CallSource, principal: Principal | null): string | null {
+  checkAddress(call: CallSource, principal: Principal | null): void {
+    if (this.allowed.empty && !principal?.allowedRanges) return; // no rule: the address is not even read
     const address = this.addressOf(call);
     const accessClass = classOf(principal);
     if (!this.allowed.empty && !this.allowed.has(address))
       this.refuse({ part: 'addresses', rule: 'address_global', accessClass, error: new ProxyError('address_not_allowed') });
     else if (principal?.allowedRanges && !principal.allowedRanges.has(address))
       this.refuse({ part: 'addresses', rule: 'address_identity', accessClass, error: new ProxyError('identity_address_not_allowed') });
-    return address;
   }
 
   /**
    * Takes the call from its identity's limits; resolves with what to call when it ends. Throws
    * RESOURCE_EXHAUSTED naming the limit when enforced; in shadow mode reports and goes on.
    */
-  admit(principal: Principal | null, address: string | null, path: string): (() => void) | Promise<() => void> {
-    if (!this.limiter) return NOTHING_TO_RELEASE;
+  admit(principal: Principal | null, call: CallSource, path: string): (() => void) | Promise<() => void> {
+    if (!this.limiter || (!this.anyLimit && !principal?.rateLimit)) return NOTHING_TO_RELEASE;
     const accessClass = classOf(principal);
-    const identity = identityOf(principal, address);
+    // Only a call without an identity is counted by its address.
+    const anonymous = !principal || principal.authType === 'None';
+    const identity = identityOf(principal, anonymous ? this.addressOf(call) : null);
     const { limit, source } = this.limitFor(principal, identity, accessClass);
     if (!limit) return NOTHING_TO_RELEASE;
     const verdict = this.limiter.take(identity, limit, this.weights.get(path) ?? 1);
