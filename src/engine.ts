@@ -1,10 +1,12 @@
 // Config compiled once into an immutable engine: authenticator, access rules, value_exists checker.
 // Per-call code only looks things up; a reload builds a new engine and swaps it whole.
 import type { CompiledRule } from './access/compile-rules.js';
+import type { OwnedIds, TenantCompiled } from './access/tenant-confine.js';
 import type { QdrantApi } from './api/qdrant-api.js';
 import type { AuthFilesState } from './auth/auth-files.js';
 import { Authenticator } from './auth/authenticate.js';
 import { CertificateIdentities } from './auth/client-certificate.js';
+import { configGrant } from './auth/grant-shape.js';
 import type { KeySources } from './auth/providers/key-sources.js';
 import { JwtProvider, type VerifyOutcome } from './auth/providers/provider.js';
 import { Revocations } from './auth/revocations.js';
@@ -21,6 +23,9 @@ export interface Engine {
   readonly auth: Authenticator;
   readonly rules: ReadonlyMap<string, CompiledRule>;
   readonly valueExists: ValueExistsChecker;
+  /** Tenant isolation: how each method is confined, and the look-up a Get needs. */
+  readonly tenant: TenantCompiled;
+  readonly ownedIds: OwnedIds;
   readonly traffic: TrafficPolicy;
   /** The identity providers by issuer (an auth file change reuses them: nothing to re-read or refetch). */
   readonly providers: ReadonlyMap<string, JwtProvider>;
@@ -31,6 +36,9 @@ export interface EngineDeps {
   /** Compiled once per process: rules depend only on the loaded API, which a reload cannot change. */
   readonly rules: ReadonlyMap<string, CompiledRule>;
   readonly scroll: ScrollFn;
+  /** Compiled once per process, like the rules. */
+  readonly tenant: TenantCompiled;
+  readonly ownedIds: OwnedIds;
   readonly logger: Logger;
   readonly now?: () => number;
   /** Reports each value_exists check: answered from the cache (true) or by a look-up (false). */
@@ -54,7 +62,7 @@ export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine 
   // A keys or revocations file the engine was not given is a wiring error, never a silent no-auth.
   if ((auth.keys_file !== null && !deps.authFiles?.keys) || (auth.revocations_file !== null && !deps.authFiles))
     throw new Error('auth.keys_file / auth.revocations_file need the files read (src/auth/auth-files.ts)');
-  const providers = deps.providers ?? buildProviders(auth.jwt_providers, deps.keySources);
+  const providers = deps.providers ?? buildProviders(auth.jwt_providers, deps.keySources, { tenantIsolation: auth.tenant_isolation });
   return Object.freeze({
     config,
     providers,
@@ -64,6 +72,7 @@ export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine 
       altApiKey: service.alt_api_key,
       readOnlyApiKey: service.read_only_api_key,
       jwtRbac: service.jwt_rbac,
+      tokenOptions: { tenantIsolation: auth.tenant_isolation, collectionPatterns: auth.collection_patterns },
       maxCredentialBytes: auth.max_credential_bytes,
       tokenCacheSize: auth.token_cache_size,
       certificateIdentities: new CertificateIdentities(auth.client_cert_identities),
@@ -81,12 +90,18 @@ export function buildEngine(config: Readonly<Config>, deps: EngineDeps): Engine 
       (claim, error) => deps.logger.warn({ collection: claim.collection, error }, 'value_exists look-up failed'),
       deps.onValueExists,
     ),
+    tenant: deps.tenant,
+    ownedIds: deps.ownedIds,
     traffic: new TrafficPolicy(config, deps.limiter ?? null, deps.traffic),
   });
 }
 
 /** The providers by issuer, each verifying against its key source. */
-export function buildProviders(configs: readonly JwtProviderConfig[], keySources: KeySources | undefined): ReadonlyMap<string, JwtProvider> {
+export function buildProviders(
+  configs: readonly JwtProviderConfig[],
+  keySources: KeySources | undefined,
+  options: { readonly tenantIsolation?: boolean } = {},
+): ReadonlyMap<string, JwtProvider> {
   if (!keySources) {
     if (configs.length > 0) throw new Error('auth.jwt_providers needs the key sources');
     return new Map();
@@ -106,7 +121,11 @@ export function buildProviders(configs: readonly JwtProviderConfig[], keySources
           requireIat: c.require_iat,
           maxTokenAgeSeconds: c.max_token_age_seconds,
           subjectClaim: c.subject_claim,
-          access: { accessClaim: c.access_claim, rules: c.access_rules },
+          access: {
+            accessClaim: c.access_claim,
+            rules: c.access_rules.map((r) => ({ ...r, access: configGrant(r.access) })),
+            tenantIsolation: options.tenantIsolation ?? false,
+          },
           allowedRanges: c.allowed_source_ranges.length > 0 ? new AddressRanges(c.allowed_source_ranges) : null,
         },
         sources.get(c.name)!,

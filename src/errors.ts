@@ -19,6 +19,9 @@ export const ERRORS = {
   key_expired: { status: Status.UNAUTHENTICATED, message: 'API key has expired' },
   key_not_yet_valid: { status: Status.UNAUTHENTICATED, message: 'API key is not valid yet' },
   credential_revoked: { status: Status.UNAUTHENTICATED, message: 'Credential has been revoked' },
+  // Tenant isolation (auth.tenant_isolation): a request a tenant-bound grant cannot make, and why.
+  tenant_refused: { status: Status.PERMISSION_DENIED, message: 'Forbidden: {detail}' },
+  tenant_lookup_failed: { status: Status.UNAVAILABLE, message: "the tenant's points could not be looked up; retry later" },
   // Traffic policy (service.allowed_source_ranges, identities' ranges, rate_limits); beyond Qdrant.
   address_not_allowed: { status: Status.PERMISSION_DENIED, message: 'Forbidden: calls from this address are not allowed' },
   identity_address_not_allowed: { status: Status.PERMISSION_DENIED, message: 'Forbidden: this credential may not be used from this address' },

@@ -1,6 +1,6 @@
 // Qdrant's access checks for one call (lib/storage/src/rbac semantics, see README "Access model"):
 // which principal may call which rule, with which message when not. Pure: no I/O.
-import type { CollectionMode, Principal } from '../auth/principal.js';
+import { type CollectionMode, grantedMode, type Principal } from '../auth/principal.js';
 import { ProxyError } from '../errors.js';
 import type { ListFilter } from './access-table.js';
 import type { CompiledRule } from './compile-rules.js';
@@ -49,27 +49,27 @@ export function authorizeCollections(rule: CompiledRule, principal: Principal, r
   if (names.length === 0) names.push(''); // proto3 default: an absent name is the empty string
   if (principal.access === 'read') {
     // Global read with write grants on some collections (an identity provider's combined access).
+    const writes = principal.writes!;
     for (const name of names) {
-      if (!principal.writes!.has(name)) throw new ProxyError('global_manage_required');
-      checkCollection(principal.writes!, name, need);
+      if (!writes.has(name)) throw new ProxyError('global_manage_required');
+      checkCollection(writes.get(name), name, need);
     }
     return { collections: names, filter: null };
   }
-  for (const name of names) checkCollection(principal.collections, name, need);
+  for (const name of names) checkCollection(grantedMode(principal, name), name, need);
   for (const steps of rule.lookupSteps) {
     for (const lookup of stringsAt(request, steps)) {
-      if (!principal.collections.has(lookup)) throw new ProxyError('collection_access_required', { collection: lookup });
+      if (grantedMode(principal, lookup) === undefined) throw new ProxyError('collection_access_required', { collection: lookup });
     }
   }
   return { collections: names, filter: rule.replyFilter };
 }
 
 function checkCollection(
-  granted: ReadonlyMap<string, CollectionMode>,
+  mode: CollectionMode | undefined,
   collection: string,
   need: { readonly write: boolean; readonly manage: boolean; readonly extras: boolean },
 ): void {
-  const mode = granted.get(collection);
   if (mode === undefined) throw new ProxyError('collection_access_required', { collection });
   if (need.extras && mode === 'prw') throw new ProxyError('points_only', { collection });
   if (need.write && mode === 'r') throw new ProxyError('write_access_required', { collection });

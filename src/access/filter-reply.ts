@@ -1,10 +1,11 @@
 // Filters list replies for collection-scoped tokens, as Qdrant does: collections the token names,
-// aliases whose own name (and, for ListAliases, target) the token names. Names match literally.
+// aliases whose own name (and, for ListAliases, target) the token names. Names match literally,
+// or by a grant's pattern (`prefix*`) where patterns are allowed.
 import type { MessageCodec } from '../api/qdrant-api.js';
-import type { CollectionMode } from '../auth/principal.js';
 import type { ListFilter } from './access-table.js';
 
-type Granted = ReadonlyMap<string, CollectionMode>;
+/** Whether the token names a collection (or alias). */
+type Granted = { has(name: string): boolean };
 
 export function filterReply(filter: ListFilter, granted: Granted, reply: Buffer, codec: MessageCodec): Buffer {
   const message = codec.decode(reply);

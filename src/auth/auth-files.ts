@@ -18,7 +18,7 @@ export interface AuthFilesState {
   readonly keys: NamedKeyStore | null;
   readonly revocations: Revocations;
   /** The texts they were read from (null: no such file). */
-  readonly texts?: { readonly keys: string | null; readonly revocations: string | null };
+  readonly texts?: { readonly keys: string | null; readonly revocations: string | null; readonly tenantIsolation: boolean };
 }
 
 export interface AuthFilesHooks {
@@ -34,10 +34,11 @@ const HOUR_MS = 3600 * 1000;
 
 export class AuthFiles {
   state: AuthFilesState = { keys: null, revocations: Revocations.NONE };
-  private settings: Pick<Config['auth'], 'keys_file' | 'revocations_file' | 'key_expiry_warning_days'> = {
+  private settings: Pick<Config['auth'], 'keys_file' | 'revocations_file' | 'key_expiry_warning_days' | 'tenant_isolation'> = {
     keys_file: null,
     revocations_file: null,
     key_expiry_warning_days: 14,
+    tenant_isolation: false,
   };
   private watched: string[] = [];
   private warned = new Map<string, number>();
@@ -57,8 +58,8 @@ export class AuthFiles {
   }
 
   /** Reads the files `auth` names, changing nothing (a reload reads everything before it applies anything). */
-  read(auth: Pick<Config['auth'], 'keys_file' | 'revocations_file'>): AuthFilesState {
-    return this.readFiles(auth.keys_file, auth.revocations_file);
+  read(auth: Pick<Config['auth'], 'keys_file' | 'revocations_file' | 'tenant_isolation'>): AuthFilesState {
+    return this.readFiles(auth.keys_file, auth.revocations_file, auth.tenant_isolation);
   }
 
   /** Puts what `read` returned in force, and follows the files `auth` names. */
@@ -75,7 +76,7 @@ export class AuthFiles {
     this.follow([]);
   }
 
-  private readFiles(keysFile: string | null, revocationsFile: string | null, only?: string): AuthFilesState {
+  private readFiles(keysFile: string | null, revocationsFile: string | null, tenantIsolation: boolean, only?: string): AuthFilesState {
     const prior = this.state.texts;
     // A change to one file re-reads that file alone: a broken keys file never holds back a revocation.
     const keysText = keysFile === null ? null : only !== undefined && only !== keysFile ? (prior?.keys ?? readText(keysFile)) : readText(keysFile);
@@ -88,16 +89,16 @@ export class AuthFiles {
     const keys =
       keysText === null
         ? null
-        : keysText === prior?.keys && this.state.keys
+        : keysText === prior?.keys && tenantIsolation === prior.tenantIsolation && this.state.keys
           ? this.state.keys
-          : new NamedKeyStore(parseKeysFile(keysText, keysFile!, this.hooks.now()), this.hooks.onKeyUse);
+          : new NamedKeyStore(parseKeysFile(keysText, keysFile!, this.hooks.now(), { tenantIsolation }), this.hooks.onKeyUse);
     const revocations =
       revocationsText === null
         ? Revocations.NONE
         : revocationsText === prior?.revocations
           ? this.state.revocations
           : parseRevocationsFile(revocationsText, revocationsFile!);
-    return { keys, revocations, texts: { keys: keysText, revocations: revocationsText } };
+    return { keys, revocations, texts: { keys: keysText, revocations: revocationsText, tenantIsolation } };
   }
 
   private follow(files: string[]): void {
@@ -109,7 +110,7 @@ export class AuthFiles {
   private reread(file: string): void {
     const previous = this.state;
     try {
-      this.state = this.readFiles(this.settings.keys_file, this.settings.revocations_file, file);
+      this.state = this.readFiles(this.settings.keys_file, this.settings.revocations_file, this.settings.tenant_isolation, file);
       if (this.state.keys === previous.keys && this.state.revocations === previous.revocations) return; // touched, not changed
       this.hooks.onChange(this.state, file);
     } catch (err) {

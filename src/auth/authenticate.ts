@@ -11,7 +11,7 @@ import type { RequestMetadata } from '../grpc/metadata.js';
 import { digest, KeyMatcher } from './api-keys.js';
 import type { CertificateIdentities } from './client-certificate.js';
 import { extractCredential } from './credentials.js';
-import { JwtVerifier, type VerifiedToken } from './jwt.js';
+import { JwtVerifier, type QdrantTokenOptions, type VerifiedToken } from './jwt.js';
 import { isExpired, JWT_LEEWAY_SECONDS } from './jwt-claims.js';
 import { keyIdOf } from './named-keys/key-format.js';
 import type { NamedKeyStore } from './named-keys/key-store.js';
@@ -24,6 +24,8 @@ export interface AuthSettings {
   readonly altApiKey: string | null;
   readonly readOnlyApiKey: string | null;
   readonly jwtRbac: boolean;
+  /** Qdrant's own tokens: tenant payloads and collection patterns (both off, as in Qdrant, unless configured). */
+  readonly tokenOptions?: QdrantTokenOptions;
   readonly maxCredentialBytes: number;
   readonly tokenCacheSize: number;
   readonly certificateIdentities: CertificateIdentities;
@@ -65,7 +67,7 @@ export class Authenticator {
     this.enabled =
       !this.manageKeys.empty || !this.readKeys.empty || !settings.certificateIdentities.empty || settings.providers.size > 0 || !!settings.namedKeys;
     const secrets = [settings.apiKey, settings.altApiKey].filter((k): k is string => k !== null);
-    this.jwt = settings.jwtRbac && secrets.length > 0 ? new JwtVerifier(secrets) : null;
+    this.jwt = settings.jwtRbac && secrets.length > 0 ? new JwtVerifier(secrets, settings.tokenOptions) : null;
     this.tokens =
       (this.jwt || settings.providers.size > 0) && settings.tokenCacheSize > 0
         ? new LRUCache<string, CachedToken>({ max: settings.tokenCacheSize, ttl: MAX_TOKEN_CACHE_MS, ttlResolution: 0, perf: { now: settings.now } })

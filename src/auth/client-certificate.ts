@@ -4,16 +4,18 @@
 import type { PeerCertificate } from 'node:tls';
 import { AddressRanges } from '../traffic/address-ranges.js';
 import { type LimitConfig, limitOf } from '../traffic/local-limits.js';
-import { type AccessGrant, type Principal, principalFromGrant } from './principal.js';
+import { configGrant } from './grant-shape.js';
+import { type Principal, principalFromGrant } from './principal.js';
 
 interface CertificateIdentityEntry {
-  readonly access: AccessGrant;
+  /** As the config writes it (a grant's payload an object). */
+  readonly access: unknown;
   readonly allowed_source_ranges?: readonly string[];
   readonly rate_limit?: LimitConfig | null;
 }
 
-/** As `auth.client_cert_identities` writes one. */
-export type CertificateIdentity = AccessGrant | CertificateIdentityEntry;
+/** As `auth.client_cert_identities` writes one: a grant, or an entry with one. */
+export type CertificateIdentity = unknown;
 
 export class CertificateIdentities {
   private readonly byName: ReadonlyMap<string, Principal>;
@@ -22,15 +24,19 @@ export class CertificateIdentities {
     const byName = new Map<string, Principal>();
     for (const [name, identity] of Object.entries(identities)) {
       // A bare grant, or a grant with the identity's own address ranges and rate limit.
-      const entry = typeof identity === 'string' || Array.isArray(identity) ? { access: identity as AccessGrant } : (identity as CertificateIdentityEntry);
+      const entry = typeof identity === 'string' || Array.isArray(identity) ? { access: identity } : (identity as CertificateIdentityEntry);
       byName.set(
         name,
-        principalFromGrant(entry.access, {
-          authType: 'Certificate',
-          subject: name,
-          ...(entry.allowed_source_ranges?.length ? { allowedRanges: new AddressRanges(entry.allowed_source_ranges) } : {}),
-          ...(entry.rate_limit ? { rateLimit: limitOf(entry.rate_limit) } : {}),
-        }),
+        principalFromGrant(
+          configGrant(entry.access),
+          {
+            authType: 'Certificate',
+            subject: name,
+            ...(entry.allowed_source_ranges?.length ? { allowedRanges: new AddressRanges(entry.allowed_source_ranges) } : {}),
+            ...(entry.rate_limit ? { rateLimit: limitOf(entry.rate_limit) } : {}),
+          },
+          { patterns: true },
+        ),
       );
     }
     this.byName = byName;

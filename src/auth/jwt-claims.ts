@@ -5,7 +5,7 @@
 // Expiry is checked next (PERMISSION_DENIED), then Qdrant's claims validation.
 import { ProxyError } from '../errors.js';
 import { allStringsValid, type JsonValue, parseStrictJson, structFields } from './json-strict.js';
-import type { AccessGrant, CollectionGrant, CollectionMode, ValueExistsClaim } from './principal.js';
+import type { AccessGrant, CollectionGrant, CollectionMode, TenantCondition, ValueExistsClaim } from './principal.js';
 
 export const JWT_LEEWAY_SECONDS = 30;
 
@@ -13,8 +13,8 @@ export interface Claims {
   /** Seconds since the epoch; null when absent (never expires). Beyond 2^53 it is approximate, which only ever compares as "far future". */
   readonly exp: number | null;
   readonly access: AccessGrant;
-  /** Grants that carried a `payload` (deprecated; refused by validation), by index. */
-  readonly payloadAt: readonly number[];
+  /** The `payload` of the grants that carry one, by index: refused by validation (Qdrant 1.19), or, with tenant isolation, the tenant's conditions. */
+  readonly payloads: ReadonlyMap<number, JsonValue>;
   readonly valueExists: ValueExistsClaim | null;
   /** `subject`, else `sub`: what audit records name. */
   readonly subject: string | undefined;
@@ -50,7 +50,7 @@ export function readClaims(payload: JsonValue): Claims | null {
   return {
     exp,
     access: access.grant,
-    payloadAt: access.payloadAt,
+    payloads: access.payloads,
     valueExists,
     subject: subject ?? sub ?? undefined,
     ...revocable,
@@ -82,17 +82,48 @@ export function isExpired(exp: number | null, nowMs: number): boolean {
   return exp !== null && exp < Math.floor(nowMs / 1000) - JWT_LEEWAY_SECONDS;
 }
 
-/** Qdrant's claims validation (after expiry): deprecated `payload`, a collection listed twice. */
-export function validateClaims(claims: Claims): void {
-  if (claims.access === 'm' || claims.access === 'r') return;
+/**
+ * Qdrant's claims validation (after expiry): deprecated `payload`, a collection listed twice. With
+ * tenant isolation (beyond Qdrant) a `payload` is read as the tenant's conditions instead. Returns
+ * the grant the token gives.
+ */
+export function validateClaims(claims: Claims, options: { tenantIsolation?: boolean } = {}): AccessGrant {
+  if (claims.access === 'm' || claims.access === 'r') return claims.access;
   const problems: string[] = [];
   const seen = new Set<string>();
-  claims.access.forEach((grant, i) => {
-    if (claims.payloadAt.includes(i)) problems.push(`access[${i}].payload: The 'payload' constraint is deprecated and should not be used`);
+  const grants = claims.access.map((grant, i) => {
+    const payload = claims.payloads.get(i);
     if (seen.has(grant.collection)) problems.push(`access[${i}].collection: Collection name should be unique`);
     seen.add(grant.collection);
+    if (!payload) return grant;
+    if (!options.tenantIsolation) {
+      problems.push(`access[${i}].payload: The 'payload' constraint is deprecated and should not be used`);
+      return grant;
+    }
+    const tenant = readTenantConditions(payload);
+    if (!tenant) {
+      problems.push(`access[${i}].payload: expected {"payload key": keyword, integer or boolean, ...}`);
+      return grant;
+    }
+    return { ...grant, payload: tenant };
   });
   if (problems.length > 0) throw new ProxyError('jwt_claims_invalid', { detail: problems.join('') });
+  return grants;
+}
+
+/** A tenant's conditions as a token writes them: an object of payload paths to keywords, i64 integers (exact) or booleans; a key given twice is refused. */
+function readTenantConditions(value: JsonValue): TenantCondition[] | null {
+  if (value.kind !== 'object' || value.entries.length === 0) return null;
+  const keys = new Set<string>();
+  const out: TenantCondition[] = [];
+  for (const { key, keyValid, value: v } of value.entries) {
+    if (!keyValid || keys.has(key) || !isJsonPath(key)) return null;
+    keys.add(key);
+    const scalar = matchValue(v);
+    if (scalar === null) return null;
+    out.push({ key, value: scalar });
+  }
+  return out;
 }
 
 /** `Option<String>`: undefined when absent or null, false when not a valid string. */
@@ -112,23 +143,23 @@ function readExp(value: JsonValue | undefined): number | null | false {
 }
 
 /** `access` (untagged: "r", "m" or a list of grants; absent means manage). serde buffers it whole, so every string in it must be valid. */
-function readAccess(value: JsonValue | undefined): { grant: AccessGrant; payloadAt: number[] } | null {
-  if (value === undefined) return { grant: 'm', payloadAt: [] };
+function readAccess(value: JsonValue | undefined): { grant: AccessGrant; payloads: Map<number, JsonValue> } | null {
+  if (value === undefined) return { grant: 'm', payloads: new Map() };
   if (!allStringsValid(value)) return null;
-  if (value.kind === 'string') return value.value === 'r' || value.value === 'm' ? { grant: value.value, payloadAt: [] } : null;
+  if (value.kind === 'string') return value.value === 'r' || value.value === 'm' ? { grant: value.value, payloads: new Map() } : null;
   if (value.kind !== 'array') return null;
   const grants: CollectionGrant[] = [];
-  const payloadAt: number[] = [];
+  const payloads = new Map<number, JsonValue>();
   for (const [i, item] of value.items.entries()) {
     const fields = structFields(item, GRANT_FIELDS);
     const collection = fields?.get('collection');
     const mode = fields?.get('access');
     if (!fields || collection?.kind !== 'string' || mode?.kind !== 'string' || !MODES.has(mode.value)) return null;
     const payload = fields.get('payload');
-    if (payload !== undefined && payload.kind !== 'null') payloadAt.push(i);
+    if (payload !== undefined && payload.kind !== 'null') payloads.set(i, payload);
     grants.push({ collection: collection.value, access: mode.value as CollectionMode });
   }
-  return { grant: grants, payloadAt };
+  return { grant: grants, payloads };
 }
 
 /** `value_exists`: null, or `{collection, matches: [{key: JSON path, value: string | i64 | bool}]}`. */

@@ -9,7 +9,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ProxyError } from '../errors.js';
 import { allStringsValid, type JsonValue, parseStrictJson, structFields } from './json-strict.js';
 import { isExpired, readClaims, validateClaims } from './jwt-claims.js';
-import { type Principal, principalFromGrant } from './principal.js';
+import { type AccessGrant, type Principal, principalFromGrant } from './principal.js';
 
 export interface VerifiedToken {
   readonly principal: Principal;
@@ -26,10 +26,21 @@ const STRING_FIELDS = ['typ', 'cty', 'jku', 'kid', 'x5u', 'x5t', 'x5t#S256', 'en
 const HEADER_FIELDS = ['alg', 'x5c', 'jwk', 'crit', ...STRING_FIELDS];
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
+/** Beyond Qdrant, off unless the config turns them on. */
+export interface QdrantTokenOptions {
+  /** A grant's `payload` is the tenant's conditions (auth.tenant_isolation), not refused. */
+  readonly tenantIsolation?: boolean;
+  /** A grant naming `prefix*` grants every collection with the prefix (auth.collection_patterns). */
+  readonly collectionPatterns?: boolean;
+}
+
 export class JwtVerifier {
   private readonly secrets: readonly Buffer[];
 
-  constructor(secrets: readonly string[]) {
+  constructor(
+    secrets: readonly string[],
+    private readonly options: QdrantTokenOptions = {},
+  ) {
     this.secrets = secrets.map((s) => Buffer.from(s, 'utf8'));
   }
 
@@ -38,7 +49,7 @@ export class JwtVerifier {
     if (!parts) throw new ProxyError('invalid_credentials');
     const outcomes: Outcome[] = [];
     for (const secret of this.secrets) {
-      const outcome = verifyWith(parts, secret, nowMs);
+      const outcome = verifyWith(parts, secret, nowMs, this.options);
       if (outcome && !(outcome instanceof ProxyError)) return outcome;
       outcomes.push(outcome);
     }
@@ -67,27 +78,32 @@ function splitToken(token: string): TokenParts | null {
   return { signingInput: `${header}.${payload}`, signature: signatureBytes, payload: payloadBytes ?? Buffer.alloc(0) };
 }
 
-function verifyWith(parts: TokenParts, secret: Buffer, nowMs: number): Outcome {
+function verifyWith(parts: TokenParts, secret: Buffer, nowMs: number, options: QdrantTokenOptions): Outcome {
   const expected = createHmac('sha256', secret).update(parts.signingInput, 'latin1').digest();
   if (parts.signature.length !== expected.length || !timingSafeEqual(parts.signature, expected)) return new ProxyError('jwt_invalid_signature');
   const payload = parts.payload.length > 0 ? parseStrictJson(parts.payload) : null;
   const claims = payload ? readClaims(payload) : null;
   if (!claims) return null;
   if (isExpired(claims.exp, nowMs)) return new ProxyError('jwt_expired');
+  let grant: AccessGrant;
   try {
-    validateClaims(claims);
+    grant = validateClaims(claims, options);
   } catch (err) {
     if (err instanceof ProxyError) return err;
     throw err;
   }
-  const principal = principalFromGrant(claims.access, {
-    authType: 'Jwt',
-    subject: claims.subject,
-    ...(claims.valueExists ? { valueExists: claims.valueExists } : {}),
-    ...(claims.jti.length > 0 ? { jti: claims.jti } : {}),
-    issuedAt: claims.iat,
-    ...(claims.subjects.length > 0 ? { subjects: claims.subjects } : {}),
-  });
+  const principal = principalFromGrant(
+    grant,
+    {
+      authType: 'Jwt',
+      subject: claims.subject,
+      ...(claims.valueExists ? { valueExists: claims.valueExists } : {}),
+      ...(claims.jti.length > 0 ? { jti: claims.jti } : {}),
+      issuedAt: claims.iat,
+      ...(claims.subjects.length > 0 ? { subjects: claims.subjects } : {}),
+    },
+    { patterns: options.collectionPatterns ?? false },
+  );
   return { principal, exp: claims.exp };
 }
 

@@ -30,8 +30,10 @@ import type { OutgoingHttpHeaders } from 'node:http2';
 import { ALLOW, authorizeCollections, authorizeOnHeaders, type Decision } from '../access/authorize.js';
 import type { CompiledRule } from '../access/compile-rules.js';
 import { filterReply } from '../access/filter-reply.js';
+import { stringsAt } from '../access/request-fields.js';
+import { confine } from '../access/tenant-confine.js';
 import type { MessageCodec } from '../api/qdrant-api.js';
-import { NO_AUTH_PRINCIPAL, type Principal } from '../auth/principal.js';
+import { grantedMode, NO_AUTH_PRINCIPAL, type Principal, tenantOf } from '../auth/principal.js';
 import type { Engine } from '../engine.js';
 import { ProxyError } from '../errors.js';
 import { MessageReader } from '../grpc/framing.js';
@@ -122,6 +124,7 @@ async function proceed(call: ClientCall, method: MethodEntry, deps: RunnerDeps, 
     admitted = await admit(call, method, deps.currentEngine(), record, false);
     decision = authorize(admitted, method, request, record);
   }
+  const forwarded = await confineToTenant(admitted, method, request, decision, record);
   record.decision = decision;
   if (call.cancelled) throw new ProxyError('cancelled');
 
@@ -129,7 +132,7 @@ async function proceed(call: ClientCall, method: MethodEntry, deps: RunnerDeps, 
   const held = filtering ? new HeldReply(call) : null;
   record.upstreamStarted = performance.now();
   const outcome = await deps.forwarder.forward(
-    { path: method.path, kind: method.kind!, message: request, metadata: call.metadata, deadline: call.deadline, signal: call },
+    { path: method.path, kind: method.kind!, message: forwarded, metadata: call.metadata, deadline: call.deadline, signal: call },
     held ?? call,
   );
   record.upstreamMs = performance.now() - record.upstreamStarted;
@@ -145,7 +148,8 @@ async function proceed(call: ClientCall, method: MethodEntry, deps: RunnerDeps, 
     if (held.overflow) throw new ProxyError('reply_budget_exhausted');
     call.sendHeaders(held.heldHeaders);
     const reply = held.message();
-    if (reply) call.sendMessage(filterReply(decision.filter!, admitted.principal.collections, reply, method.response!));
+    const principal = admitted.principal;
+    if (reply) call.sendMessage(filterReply(decision.filter!, { has: (name) => grantedMode(principal, name) !== undefined }, reply, method.response!));
   }
   return status;
 }
@@ -244,6 +248,46 @@ export async function admitLocal(
 /** Step 8. */
 function authorize(admitted: Admitted, method: MethodEntry, request: Buffer, record: CallRecord): Decision {
   return admitted.decision ?? accessDecision(admitted.engine, record, () => authorizeCollections(method.rule!, admitted.principal, request));
+}
+
+/**
+ * Step 10: a grant confined to a tenant's points (auth.tenant_isolation) gets the request rewritten
+ * so it reads and writes only those points, or refused where it cannot be (src/access/tenant-table.ts).
+ * A request naming collections of different tenants, or reading from a tenant-bound collection
+ * through a lookup, is refused. Shadow access mode records a refusal and forwards the request as sent.
+ */
+async function confineToTenant(admitted: Admitted, method: MethodEntry, request: Buffer, decision: Decision, record: CallRecord): Promise<Buffer> {
+  const principal = admitted.principal;
+  if (principal.access !== 'collections' || (!principal.tenants && !principal.patterns?.some((p) => p.tenant))) return request;
+  const { engine } = admitted;
+  const names = decision.collections.length > 0 ? decision.collections : [];
+  const tenants = names.map((name) => tenantOf(principal, name));
+  const lookups = method.rule?.lookupSteps.flatMap((steps) => stringsAt(request, steps)) ?? [];
+  const confined = async (): Promise<Buffer> => {
+    const refuse = (detail: string) => new ProxyError('tenant_refused', { detail });
+    const lookedUp = lookups.find((name) => tenantOf(principal, name) !== null);
+    if (lookedUp !== undefined) throw refuse(`a lookup into collection ${lookedUp}, where the grant is bound to a tenant`);
+    const bound = tenants.filter((t): t is NonNullable<typeof t> => t !== null);
+    if (bound.length === 0) return request;
+    if (bound.length !== tenants.length || bound.some((t) => JSON.stringify(t, bigints) !== JSON.stringify(bound[0], bigints)))
+      throw refuse('a request naming collections of different tenants');
+    return confine(engine.tenant, method.path, names[0]!, request, bound[0]!, engine.ownedIds);
+  };
+  return accessDecisionAsync(engine, record, confined, request);
+}
+
+const bigints = (_key: string, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value);
+
+/** accessDecision for a stage that rewrites the request: in shadow mode a refusal is recorded and the request goes as sent. */
+async function accessDecisionAsync(engine: Engine, record: CallRecord, decide: () => Promise<Buffer>, original: Buffer): Promise<Buffer> {
+  try {
+    return await decide();
+  } catch (err) {
+    if (engine.config.policy_mode.access !== 'shadow' || !(err instanceof ProxyError) || err.status !== Status.PERMISSION_DENIED) throw err;
+    record.shadowDenied.push(err.message);
+    engine.traffic.reportShadowAccess();
+    return original;
+  }
 }
 
 /**

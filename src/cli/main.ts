@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { compileRules, servedApi } from '../access/compile-rules.js';
+import { compileTenantRules } from '../access/tenant-confine.js';
 import { loadQdrantApi } from '../api/qdrant-api.js';
 import { auditDirProblem } from '../audit/audit-dir.js';
 import { AuthFiles } from '../auth/auth-files.js';
@@ -94,6 +95,7 @@ function checkConfig(file: string | null): number {
     if (auditProblem) throw new Error(auditProblem); // serve would not start
     const api = servedApi(loadQdrantApi(config.api.proto_dir ?? undefined));
     compileRules(api);
+    compileTenantRules(api);
     const silent = pino({ level: 'silent' });
     createServerTls(config, silent);
     createUpstream(config, silent).forwarder.close();

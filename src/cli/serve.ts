@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { AggregatorRegistry } from 'prom-client';
 import { compileRules, servedApi } from '../access/compile-rules.js';
+import { compileTenantRules } from '../access/tenant-confine.js';
 import { loadQdrantApi } from '../api/qdrant-api.js';
 import { prepareAuditDir } from '../audit/audit-dir.js';
 import { AuditLog } from '../audit/audit-log.js';
@@ -24,7 +25,7 @@ import { ServingState } from '../ops/serving-state.js';
 import { ProxyServer } from '../server/proxy-server.js';
 import { createServerTls } from '../server/server-tls.js';
 import { Limiter } from '../traffic/limiter.js';
-import { createScrollLookup } from '../upstream/scroll-lookup.js';
+import { createOwnedIdsLookup, createScrollLookup } from '../upstream/scroll-lookup.js';
 import { createUpstream } from '../upstream/upstream-channel.js';
 import { UpstreamProbe } from '../upstream/upstream-probe.js';
 import { runClusterPrimary } from './cluster-primary.js';
@@ -72,6 +73,7 @@ export async function serve(file: string | null): Promise<number> {
     const state = new ServingState(new Set([...api.methods.keys()].map((p) => p.slice(1, p.indexOf('/', 1)))));
     state.onChange((serving) => metrics.setServing(serving));
     const rules = compileRules(api);
+    const tenant = compileTenantRules(api);
     const keySources = new KeySources({ now: Date.now, logger, onFetch: (provider, ok) => metrics.keyFetch(provider, ok) });
     opened.push(() => keySources.stop());
     metrics.watchKeySets(() => keySources.statuses());
@@ -118,6 +120,8 @@ export async function serve(file: string | null): Promise<number> {
         rules,
         logger,
         scroll: createScrollLookup(api, forwarder, c.auth.value_exists_timeout_ms, c.limits.max_message_bytes),
+        tenant,
+        ownedIds: createOwnedIdsLookup(api, forwarder, c.auth.value_exists_timeout_ms, c.limits.max_message_bytes),
         onValueExists: (hit) => metrics.valueExistsLookup(hit),
         keySources,
         onProviderToken: (provider, outcome) => metrics.providerToken(provider, outcome),

@@ -2,6 +2,7 @@
 // cross-key rules. Errors name the key, what was expected and (for non-secrets) what was given.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { grantProblem } from '../auth/grant-shape.js';
 import { parseRange } from '../traffic/address-ranges.js';
 import type { LimitConfig } from '../traffic/local-limits.js';
 import { ConfigError } from './config-error.js';
@@ -88,6 +89,7 @@ function checkCrossKeyRules(c: Config): void {
     }
   }
   checkProviders(c, need);
+  checkTenantGrants(c, need);
   checkTraffic(c, need);
   need(c.auth.max_credential_bytes < c.limits.max_metadata_bytes, 'auth.max_credential_bytes: must be below limits.max_metadata_bytes');
   need(
@@ -131,6 +133,23 @@ function checkProviders(c: Config, need: (cond: boolean, message: string) => voi
         `${at}: access_rules[${i}].access: a collection is listed twice`,
       );
     });
+  }
+}
+
+/** A grant's payload (a tenant) only with auth.tenant_isolation; its keys payload paths. */
+function checkTenantGrants(c: Config, need: (cond: boolean, message: string) => void): void {
+  const grants: [string, unknown][] = [
+    ...Object.entries(c.auth.client_cert_identities).map(([name, identity]): [string, unknown] => [
+      `auth.client_cert_identities.${name}`,
+      typeof identity === 'object' && !Array.isArray(identity) ? identity.access : identity,
+    ]),
+    ...c.auth.jwt_providers.flatMap((p) => p.access_rules.map((r, i): [string, unknown] => [`auth.jwt_providers ${p.name}: access_rules[${i}]`, r.access])),
+  ];
+  for (const [at, grant] of grants) {
+    const problem = grantProblem(grant, 'access', { payload: true });
+    need(problem === null, `${at}: ${problem}`);
+    const tenantBound = Array.isArray(grant) && grant.some((g: { payload?: unknown }) => g.payload !== undefined);
+    need(!tenantBound || c.auth.tenant_isolation, `${at}: a grant's payload (a tenant) needs auth.tenant_isolation: true`);
   }
 }
 

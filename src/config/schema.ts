@@ -14,8 +14,19 @@ const path = z.string().min(1).nullable();
 
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 
-/** An access grant, shaped like a Qdrant JWT's `access` claim: m, r, or a list of collection grants. */
-const grant = z.union([z.enum(['m', 'r']), z.array(z.strictObject({ collection: z.string(), access: z.enum(['r', 'rw', 'prw']) }))]);
+/** An access grant, shaped like a Qdrant JWT's `access` claim: m, r, or a list of collection grants (a grant's payload: auth.tenant_isolation). */
+const grant = z.union([
+  z.enum(['m', 'r']),
+  z.array(
+    z.strictObject({
+      collection: z.string(),
+      access: z.enum(['r', 'rw', 'prw']),
+      payload: z
+        .record(z.string().min(1), z.union([z.string(), z.number().int().refine(Number.isSafeInteger, 'must be a safe integer'), z.boolean()]))
+        .optional(),
+    }),
+  ),
+]);
 
 /** CIDR ranges (IPv4 or IPv6) or single addresses; checked in detail by src/traffic/address-ranges.ts. */
 const ranges = z.array(z.string().min(1)).default([]);
@@ -133,6 +144,10 @@ export const configSchema = z.strictObject({
       client_cert_identities: z.record(z.string().min(1), certificateIdentity).default({}),
       // Identity providers (OpenID Connect / JWKS) whose tokens are accepted beside Qdrant's own.
       jwt_providers: z.array(jwtProvider).default([]),
+      // Beyond Qdrant (README "Tenant isolation"): a collection grant's `payload` confines it to a
+      // tenant's points; `prefix*` grants in Qdrant's own tokens (the proxy's credentials always may).
+      tenant_isolation: bool.default(false),
+      collection_patterns: bool.default(false),
       // Named keys (hashes only) and revocations, re-read when they change (README "Named keys").
       keys_file: path.default(null),
       revocations_file: path.default(null),

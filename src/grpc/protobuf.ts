@@ -80,6 +80,19 @@ export class MessageWriter {
     return this;
   }
 
+  /** An int64/uint64 varint: a negative value as its 64-bit two's complement (ten bytes). */
+  varintBig(number: number, value: bigint): this {
+    const out = [...varintBytes(number * 8)];
+    let v = BigInt.asUintN(64, value);
+    while (v >= 0x80n) {
+      out.push(Number(v & 0x7fn) | 0x80);
+      v >>= 7n;
+    }
+    out.push(Number(v));
+    this.parts.push(Buffer.from(out));
+    return this;
+  }
+
   bytes(number: number, value: Uint8Array): this {
     this.parts.push(Buffer.from([...varintBytes(number * 8 + 2), ...varintBytes(value.length)]), Buffer.from(value));
     return this;

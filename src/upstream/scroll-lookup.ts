@@ -1,6 +1,8 @@
 // value_exists look-ups go upstream as a plain Points/Scroll through the proxy's own credential.
+import type { OwnedIds } from '../access/tenant-confine.js';
 import type { QdrantApi } from '../api/qdrant-api.js';
 import type { ScrollFn } from '../auth/value-exists.js';
+import { ProxyError } from '../errors.js';
 import { Status } from '../grpc/status.js';
 import type { Forwarder } from './forwarder.js';
 import { describeOutcome, ownCall } from './own-call.js';
@@ -23,5 +25,33 @@ export function createScrollLookup(api: QdrantApi, forwarder: Forwarder, timeout
     }
     const result = res.decode(message).result;
     return { ok: true, notFound: false, pointCount: Array.isArray(result) ? result.length : 0 };
+  };
+}
+
+/**
+ * Tenant isolation's look-up before a Get (src/access/tenant-confine.ts): the ids of the points a
+ * Scroll (has_id AND the tenant's conditions) finds, through the proxy's own credential. A failed
+ * look-up refuses the Get (UNAVAILABLE), never lets it through unconfined.
+ */
+export function createOwnedIdsLookup(api: QdrantApi, forwarder: Forwarder, timeoutMs: number, maxReplyBytes: number): OwnedIds {
+  const method = api.methods.get(SCROLL);
+  return async (request) => {
+    if (!method?.response) throw new ProxyError('tenant_lookup_failed');
+    const { message } = await ownCall(forwarder, SCROLL, request, timeoutMs, maxReplyBytes);
+    if (!message) throw new ProxyError('tenant_lookup_failed');
+    const result = method.response.decode(message).result;
+    const ids = new Set<string>();
+    for (const point of Array.isArray(result) ? (result as { id?: { num?: string | number; uuid?: string } }[]) : []) {
+      const id = point.id;
+      if (id?.uuid !== undefined && id.uuid !== '')
+        ids.add(
+          `u:${id.uuid
+            .toLowerCase()
+            .replace(/^urn:uuid:/, '')
+            .replace(/[{}-]/g, '')}`,
+        );
+      else if (id?.num !== undefined) ids.add(`n:${String(id.num)}`);
+    }
+    return ids;
   };
 }

@@ -5,6 +5,7 @@ import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { compileRules, servedApi } from '../../src/access/compile-rules.js';
+import { compileTenantRules } from '../../src/access/tenant-confine.js';
 import { loadQdrantApi } from '../../src/api/qdrant-api.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { type CallRecord, CallRecorder, type Recorder } from '../../src/chain/call-record.js';
@@ -23,6 +24,7 @@ import { requestNaming } from '../helpers/access-expectations.js';
 const silent = pino({ level: 'silent' });
 const api = servedApi(loadQdrantApi());
 const rules = compileRules(api);
+const tenant = compileTenantRules(api);
 const KEY = 'runner-key';
 const READ_KEY = 'runner-read-key';
 
@@ -32,6 +34,8 @@ function engineWith(keys: { api_key?: string; read_only_api_key?: string; jwt_rb
     rules,
     logger: silent,
     scroll: async () => ({ ok: true, notFound: false, pointCount: 1 }),
+    tenant,
+    ownedIds: async () => new Set(),
   });
 }
 

@@ -90,7 +90,23 @@ describe('combine', () => {
         ['a', 'prw'],
         ['b', 'rw'],
       ]),
+      tenants: new Map(),
     });
+  });
+
+  it('tenants: a collection stays tenant-bound only while every grant of it names the same tenant', () => {
+    const acme = [{ key: 'tenant', value: 'acme' }];
+    const globex = [{ key: 'tenant', value: 'globex' }];
+    const bound = combine([[{ collection: 'docs', access: 'r', payload: acme }], [{ collection: 'docs', access: 'rw', payload: acme }]]);
+    expect(bound).toEqual({ access: 'collections', collections: new Map([['docs', 'rw']]), tenants: new Map([['docs', acme]]) });
+    const widened = combine([[{ collection: 'docs', access: 'r', payload: acme }], [{ collection: 'docs', access: 'r' }]]);
+    expect(widened).toEqual({ access: 'collections', collections: new Map([['docs', 'r']]), tenants: new Map() });
+    expect(() => combine([[{ collection: 'docs', access: 'r', payload: acme }], [{ collection: 'docs', access: 'r', payload: globex }]])).toThrow(
+      AccessClaimError,
+    );
+    expect(() => combine(['r', [{ collection: 'docs', access: 'rw', payload: acme }]])).toThrow(
+      'a global read grant cannot be combined with tenant-bound grants',
+    );
   });
 
   it('no grant, or only empty lists, is no access at all (never manage)', () => {
@@ -123,6 +139,7 @@ describe('accessFromClaims', () => {
         ['x', 'r'],
         ['team-a-docs', 'rw'],
       ]),
+      tenants: new Map(),
     });
   });
 

@@ -494,9 +494,15 @@ describe('keys, fetched well', () => {
 
   it('buildEngine refuses providers without key sources (a wiring error, not a silent no-auth)', () => {
     const config = parseConfig({ auth: { jwt_providers: [{ name: 'x', issuer: 'https://x', audiences: ['q'], discovery: true, access_claim: 'a' }] } });
-    expect(() =>
-      buildEngine(config, { api: {} as never, rules: new Map(), scroll: async () => ({ ok: true, notFound: false, pointCount: 1 }), logger: silent }),
-    ).toThrow(/key sources/);
+    const deps = {
+      api: {} as never,
+      rules: new Map(),
+      scroll: async () => ({ ok: true as const, notFound: false, pointCount: 1 }),
+      logger: silent,
+      tenant: {} as never,
+      ownedIds: async () => new Set<string>(),
+    };
+    expect(() => buildEngine(config, deps)).toThrow(/key sources/);
   });
 });
 

@@ -25,13 +25,17 @@ export class NamedKeyStore {
         key.id,
         {
           key,
-          principal: principalFromGrant(key.access, {
-            authType: 'ApiKey',
-            subject: key.subject,
-            keyId: key.id,
-            ...(key.allowedRanges ? { allowedRanges: key.allowedRanges } : {}),
-            ...(key.rateLimit ? { rateLimit: key.rateLimit } : {}),
-          }),
+          principal: principalFromGrant(
+            key.access,
+            {
+              authType: 'ApiKey',
+              subject: key.subject,
+              keyId: key.id,
+              ...(key.allowedRanges ? { allowedRanges: key.allowedRanges } : {}),
+              ...(key.rateLimit ? { rateLimit: key.rateLimit } : {}),
+            },
+            { patterns: true },
+          ),
         },
       ]),
     );

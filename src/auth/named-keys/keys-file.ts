@@ -14,7 +14,7 @@
 import { AddressRanges } from '../../traffic/address-ranges.js';
 import type { Limit } from '../../traffic/local-limits.js';
 import { AuthFileError, parseAuthYaml, shown } from '../auth-yaml.js';
-import { grantProblem } from '../grant-shape.js';
+import { readGrant } from '../grant-shape.js';
 import type { AccessGrant } from '../principal.js';
 import { HASH, KEY_ID, KEY_PREFIX } from './key-format.js';
 
@@ -37,7 +37,8 @@ const FIELDS = new Set(['id', 'hash', 'access', 'expires_at', 'not_before', 'sub
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
 /** The keys of a keys file's text; `now` refuses entries that have already expired. */
-export function parseKeysFile(text: string, source: string, now: number): NamedKey[] {
+/** `tenantIsolation`: a key's grants may carry a tenant's `payload` (auth.tenant_isolation). */
+export function parseKeysFile(text: string, source: string, now: number, options: { tenantIsolation?: boolean } = {}): NamedKey[] {
   const doc = parseAuthYaml(text, source) ?? { keys: [] };
   const list = (doc as { keys?: unknown } | null)?.keys;
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || Object.keys(doc).some((k) => k !== 'keys'))
@@ -50,7 +51,7 @@ export function parseKeysFile(text: string, source: string, now: number): NamedK
     const id = (raw as { id?: unknown } | null)?.id;
     // An id that is not one (a key pasted by mistake, say) is not repeated in the message.
     const at = `${source}: keys[${i}]${typeof id === 'string' && KEY_ID.test(id) ? ` (id ${id})` : ''}`;
-    const key = readEntry(raw, at, now);
+    const key = readEntry(raw, at, now, options.tenantIsolation ?? false);
     if (ids.has(key.id)) throw new AuthFileError(`${at}: id ${key.id} is listed twice`);
     const hex = key.digest.toString('hex');
     if (hashes.has(hex)) throw new AuthFileError(`${at}: the same hash as id ${hashes.get(hex)} (one key, two entries)`);
@@ -60,7 +61,7 @@ export function parseKeysFile(text: string, source: string, now: number): NamedK
   });
 }
 
-function readEntry(raw: unknown, at: string, now: number): NamedKey {
+function readEntry(raw: unknown, at: string, now: number, tenantIsolation: boolean): NamedKey {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AuthFileError(`${at}: expected a mapping (id, hash, access, …)`);
   const entry = raw as Record<string, unknown>;
   const unknown = Object.keys(entry).find((k) => !FIELDS.has(k));
@@ -70,8 +71,8 @@ function readEntry(raw: unknown, at: string, now: number): NamedKey {
   if (typeof hash === 'string' && hash.startsWith(KEY_PREFIX))
     throw new AuthFileError(`${at}: hash holds a key, not its hash: store what \`qdrant-auth-proxy keys hash\` prints, and treat this key as leaked`);
   if (typeof hash !== 'string' || !HASH.test(hash)) throw new AuthFileError(`${at}: hash must be sha256: and 64 lowercase hex digits`);
-  const problem = grantProblem(access);
-  if (problem) throw new AuthFileError(`${at}: ${problem}`);
+  const grant = readGrant(access, 'access', { payload: tenantIsolation });
+  if ('problem' in grant) throw new AuthFileError(`${at}: ${grant.problem}`);
   const expiresAt = readTime(entry.expires_at, `${at}: expires_at`);
   const notBefore = readTime(entry.not_before, `${at}: not_before`);
   if (expiresAt !== null && expiresAt <= now) throw new AuthFileError(`${at}: expires_at ${String(entry.expires_at)} has passed: remove the entry`);
@@ -84,7 +85,7 @@ function readEntry(raw: unknown, at: string, now: number): NamedKey {
   return Object.freeze({
     id,
     digest: Buffer.from(hash.slice('sha256:'.length), 'hex'),
-    access: access as AccessGrant,
+    access: grant.grant,
     expiresAt,
     notBefore,
     subject: typeof subject === 'string' ? subject : id,

@@ -4,7 +4,7 @@
 // combined (their union); a token from which none follows gets none: never the manage access
 // Qdrant gives its own tokens without `access`. Pure: no I/O.
 import { asGrant } from '../grant-shape.js';
-import type { AccessGrant, CollectionMode } from '../principal.js';
+import type { AccessGrant, CollectionMode, TenantConditions } from '../principal.js';
 
 export interface AccessRule {
   readonly claim: string;
@@ -15,6 +15,8 @@ export interface AccessRule {
 export interface ClaimsAccessSpec {
   readonly accessClaim: string | null;
   readonly rules: readonly AccessRule[];
+  /** The access claim's grants may carry a tenant's `payload` (auth.tenant_isolation). */
+  readonly tenantIsolation?: boolean;
 }
 
 /**
@@ -24,7 +26,12 @@ export interface ClaimsAccessSpec {
 export type CombinedAccess =
   | { readonly access: 'manage' }
   | { readonly access: 'read'; readonly writes: ReadonlyMap<string, CollectionMode> }
-  | { readonly access: 'collections'; readonly collections: ReadonlyMap<string, CollectionMode> };
+  | {
+      readonly access: 'collections';
+      readonly collections: ReadonlyMap<string, CollectionMode>;
+      /** The tenant conditions of the collections every grant of which carries the same ones. */
+      readonly tenants: ReadonlyMap<string, TenantConditions>;
+    };
 
 /** Thrown when the access claim is present but not shaped like Qdrant's `access` claim. */
 export class AccessClaimError extends Error {}
@@ -35,7 +42,7 @@ export function accessFromClaims(claims: Readonly<Record<string, unknown>>, spec
   if (spec.accessClaim !== null) {
     const value = claimAt(claims, spec.accessClaim);
     if (value !== undefined) {
-      const grant = asGrant(value);
+      const grant = asGrant(value, { payload: spec.tenantIsolation ?? false });
       if (!grant) throw new AccessClaimError(`claim ${spec.accessClaim} is not shaped like Qdrant's access claim`);
       grants.push(grant);
     }
@@ -53,15 +60,30 @@ const RANK: Readonly<Record<CollectionMode, number>> = { r: 0, prw: 1, rw: 2 };
 export function combine(grants: readonly AccessGrant[]): CombinedAccess | null {
   if (grants.includes('m')) return { access: 'manage' };
   const modes = new Map<string, CollectionMode>();
+  // A collection's tenant: the conditions every grant of it carries; null once one grant carries none.
+  const tenants = new Map<string, TenantConditions | null>();
   for (const grant of grants) {
     if (typeof grant === 'string') continue;
-    for (const { collection, access } of grant) {
+    for (const { collection, access, payload } of grant) {
       const held = modes.get(collection);
       if (held === undefined || RANK[access] > RANK[held]) modes.set(collection, access);
+      const tenant = tenants.has(collection) ? tenants.get(collection)! : (payload ?? null);
+      if (payload && tenant && !sameConditions(payload, tenant))
+        throw new AccessClaimError(`grants of collection ${collection} name different tenants: the union of two tenants is not a tenant`);
+      tenants.set(collection, payload ? tenant : null);
     }
   }
-  if (grants.includes('r')) return { access: 'read', writes: new Map([...modes].filter(([, mode]) => mode !== 'r')) };
-  return modes.size > 0 ? { access: 'collections', collections: modes } : null;
+  const bound = new Map([...tenants].filter((entry): entry is [string, TenantConditions] => entry[1] !== null));
+  if (grants.includes('r')) {
+    if (bound.size > 0) throw new AccessClaimError('a global read grant cannot be combined with tenant-bound grants');
+    return { access: 'read', writes: new Map([...modes].filter(([, mode]) => mode !== 'r')) };
+  }
+  return modes.size > 0 ? { access: 'collections', collections: modes, tenants: bound } : null;
+}
+
+function sameConditions(a: TenantConditions, b: TenantConditions): boolean {
+  const key = (c: TenantConditions) => JSON.stringify(c.map((x) => [x.key, typeof x.value, String(x.value)]).sort());
+  return key(a) === key(b);
 }
 
 /**

@@ -7,7 +7,7 @@ import { ProxyError } from '../../errors.js';
 import type { AddressRanges } from '../../traffic/address-ranges.js';
 import { strictBase64url } from '../jwt.js';
 import { readValueExistsClaim } from '../jwt-claims.js';
-import type { Principal } from '../principal.js';
+import { type Principal, principalFromGrant } from '../principal.js';
 import { AccessClaimError, accessFromClaims, type ClaimsAccessSpec, claimAt } from './claims-access.js';
 import type { KeyResolver, KeySource } from './key-source.js';
 
@@ -162,7 +162,13 @@ export class JwtProvider {
     };
     if (access.access === 'manage') return Object.freeze({ access: 'manage', ...identity });
     if (access.access === 'read') return Object.freeze({ access: 'read', ...(access.writes.size > 0 ? { writes: access.writes } : {}), ...identity });
-    return Object.freeze({ access: 'collections', collections: access.collections, ...identity });
+    // A provider's grants may name patterns (`prefix*`): the proxy's own credentials always may.
+    const grants = [...access.collections].map(([collection, mode]) => ({
+      collection,
+      access: mode,
+      ...(access.tenants.has(collection) ? { payload: access.tenants.get(collection)! } : {}),
+    }));
+    return principalFromGrant(grants, identity, { patterns: true });
   }
 
   private validUntil(payload: JWTPayload): number | null {

@@ -1,0 +1,273 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { compileRules, servedApi } from '../../src/access/compile-rules.js';
+import { compileTenantRules, confine, pointIdKey } from '../../src/access/tenant-confine.js';
+import { TENANT_TABLE } from '../../src/access/tenant-table.js';
+import { loadQdrantApi } from '../../src/api/qdrant-api.js';
+import type { TenantConditions } from '../../src/auth/principal.js';
+import { ProxyError } from '../../src/errors.js';
+import { readFields } from '../../src/grpc/protobuf.js';
+
+const api = servedApi(loadQdrantApi());
+const compiled = compileTenantRules(api);
+const TENANT: TenantConditions = [{ key: 'tenant', value: 'acme' }];
+const MIXED: TenantConditions = [
+  { key: 'org.id', value: -42n },
+  { key: 'active', value: true },
+];
+const encode = (path: string, value: object) => api.methods.get(path)!.request!.encode(value);
+const decode = (path: string, bytes: Buffer) => api.methods.get(path)!.request!.decode(bytes) as Record<string, any>;
+const noLookup = async (_scroll: Buffer) => new Set<string>();
+const run = (path: string, value: object, tenant = TENANT, owned = noLookup) => confine(compiled, path, 'docs', encode(path, value), tenant, owned);
+const refusal = async (path: string, value: object, tenant = TENANT) => {
+  try {
+    await run(path, value, tenant);
+    return null;
+  } catch (err) {
+    return err instanceof ProxyError ? err.message : String(err);
+  }
+};
+const tenantCondition = { field: { key: 'tenant', match: { keyword: 'acme' } } };
+const tenantLike = { field: expect.objectContaining({ key: 'tenant', match: expect.objectContaining({ keyword: 'acme' }) }) };
+const mustOf = (filter: { must?: unknown[] } | undefined) => filter?.must ?? [];
+/** Decoded messages carry their oneof's name too: compare what matters. */
+const like = (expected: unknown[]) => expected.map((e) => expect.objectContaining(e as object));
+const entries = (payload: Record<string, unknown>) => Object.entries(payload).map(([key, value]) => ({ key, value }));
+
+describe('tenant treatments', () => {
+  it('every method a collection grant can call has one (collection methods and lists), and no other', () => {
+    const collectionMethods = [...compileRules(api).values()].filter((r) => r.need.scope === 'collection' || r.need.scope === 'list').map((r) => r.path);
+    expect(Object.keys(TENANT_TABLE).sort()).toEqual(collectionMethods.sort());
+  });
+});
+
+describe('reads: the tenant in every filter', () => {
+  it('Search: merged into the client filter, which keeps its should / must_not; the rest byte for byte', async () => {
+    const request = {
+      collection_name: 'docs',
+      vector: [0.1, 0.2],
+      limit: 3,
+      filter: { should: [{ field: { key: 'x', match: { keyword: 'y' } } }], must_not: [tenantCondition] },
+    };
+    const out = await run('/qdrant.Points/Search', request);
+    const filter = decode('/qdrant.Points/Search', out).filter;
+    expect(mustOf(filter)).toEqual(like([tenantLike]));
+    expect(filter.should).toHaveLength(1);
+    expect(filter.must_not).toHaveLength(1);
+    // Everything but the filter field is as sent, in order.
+    const withoutFilter = encode('/qdrant.Points/Search', { ...request, filter: undefined });
+    expect(out.subarray(0, withoutFilter.length)).toEqual(withoutFilter);
+  });
+
+  it('a request without a filter gets one; several keys and value kinds (integers exact, negative ones too)', async () => {
+    const out = await run('/qdrant.Points/Count', { collection_name: 'docs' }, MIXED);
+    expect(mustOf(decode('/qdrant.Points/Count', out).filter)).toEqual(
+      like([
+        { field: expect.objectContaining({ key: 'org.id', match: expect.objectContaining({ integer: '-42' }) }) },
+        { field: expect.objectContaining({ key: 'active', match: expect.objectContaining({ boolean: true }) }) },
+      ]),
+    );
+  });
+
+  it('a filter given twice becomes one holding both and the tenant (as protobuf merges it)', async () => {
+    const one = encode('/qdrant.Points/Scroll', { collection_name: 'docs', filter: { must: [{ field: { key: 'a', match: { keyword: '1' } } }] } });
+    const two = encode('/qdrant.Points/Scroll', { filter: { must: [{ field: { key: 'b', match: { keyword: '2' } } }] } });
+    const out = await confine(compiled, '/qdrant.Points/Scroll', 'docs', Buffer.concat([one, two]), TENANT, noLookup);
+    expect(mustOf(decode('/qdrant.Points/Scroll', out).filter).map((c: any) => c.field.key)).toEqual(['a', 'b', 'tenant']);
+  });
+
+  it('batches and nested prefetches: every element, every level', async () => {
+    const batch = await run('/qdrant.Points/SearchBatch', {
+      collection_name: 'docs',
+      search_points: [
+        { collection_name: 'docs', vector: [1] },
+        { collection_name: 'docs', vector: [2], filter: { must: [] } },
+      ],
+    });
+    for (const s of decode('/qdrant.Points/SearchBatch', batch).search_points) expect(mustOf(s.filter)).toEqual(like([tenantLike]));
+    const query = await run('/qdrant.Points/Query', {
+      collection_name: 'docs',
+      prefetch: [{ prefetch: [{ prefetch: [{ limit: 5 }] }, { limit: 2 }] }],
+    });
+    const q = decode('/qdrant.Points/Query', query);
+    expect(mustOf(q.filter)).toEqual(like([tenantLike]));
+    expect(mustOf(q.prefetch[0].filter)).toEqual(like([tenantLike]));
+    expect(mustOf(q.prefetch[0].prefetch[0].filter)).toEqual(like([tenantLike]));
+    expect(mustOf(q.prefetch[0].prefetch[0].prefetch[0].filter)).toEqual(like([tenantLike]));
+    expect(mustOf(q.prefetch[0].prefetch[1].filter)).toEqual(like([tenantLike]));
+  });
+
+  it('a point named by id outside a filter is refused (its vector would be read unfiltered); in a filter, or as a scroll offset, it is fine', async () => {
+    expect(await refusal('/qdrant.Points/Recommend', { collection_name: 'docs', positive: [{ num: 7 }] })).toMatch(
+      /a point named by id is read with no filter/,
+    );
+    expect(await refusal('/qdrant.Points/Query', { collection_name: 'docs', query: { nearest: { id: { num: 7 } } } })).toMatch(/named by id/);
+    expect(
+      await refusal('/qdrant.Points/Query', { collection_name: 'docs', prefetch: [{ query: { recommend: { positive: [{ id: { uuid: 'a' } }] } } }] }),
+    ).toMatch(/named by id/);
+    expect(await refusal('/qdrant.Points/Discover', { collection_name: 'docs', target: { single: { id: { num: 1 } } } })).toMatch(/named by id/);
+    expect(await refusal('/qdrant.Points/Recommend', { collection_name: 'docs', positive_vectors: [{ data: [1, 2] }] })).toBeNull();
+    expect(await refusal('/qdrant.Points/Count', { collection_name: 'docs', filter: { must: [{ has_id: { has_id: [{ num: 1 }] } }] } })).toBeNull();
+    expect(await refusal('/qdrant.Points/Scroll', { collection_name: 'docs', offset: { num: 10 } })).toBeNull();
+    expect(await refusal('/qdrant.Points/SearchGroups', { collection_name: 'docs', group_by: 'g', with_lookup: { collection: 'docs' } })).toMatch(
+      /with_lookup/,
+    );
+  });
+});
+
+describe('writes', () => {
+  it('a selector of ids becomes has_id AND the tenant; a filter gets the tenant merged in; none is refused', async () => {
+    const byIds = decode(
+      '/qdrant.Points/Delete',
+      await run('/qdrant.Points/Delete', { collection_name: 'docs', points: { points: { ids: [{ num: 1 }, { uuid: 'x' }] } } }),
+    );
+    expect(byIds.points.points).toBeUndefined();
+    expect(mustOf(byIds.points.filter)).toEqual(
+      like([{ has_id: { has_id: [expect.objectContaining({ num: '1' }), expect.objectContaining({ uuid: 'x' })] } }, tenantLike]),
+    );
+    const byFilter = decode(
+      '/qdrant.Points/Delete',
+      await run('/qdrant.Points/Delete', { collection_name: 'docs', points: { filter: { should: [tenantCondition] } } }),
+    );
+    expect(mustOf(byFilter.points.filter)).toEqual(like([tenantLike]));
+    expect(byFilter.points.filter.should).toHaveLength(1);
+    expect(await refusal('/qdrant.Points/Delete', { collection_name: 'docs' })).toMatch(/no points selector/);
+    // The last variant wins, as prost reads it: ids after a filter are ids.
+    const both = Buffer.concat([
+      encode('/qdrant.Points/Delete', { collection_name: 'docs', points: { filter: {} } }),
+      encode('/qdrant.Points/Delete', { points: { points: { ids: [{ num: 3 }] } } }),
+    ]);
+    const last = decode('/qdrant.Points/Delete', await confine(compiled, '/qdrant.Points/Delete', 'docs', both, TENANT, noLookup));
+    expect(mustOf(last.points.filter)[0]).toMatchObject({ has_id: { has_id: [{ num: '3' }] } });
+  });
+
+  it('Upsert: every point carries the tenant once, as one scalar; the tenant is the update_filter', async () => {
+    const point = (payload: Record<string, unknown>) => ({ id: { num: 1 }, vectors: { vector: { data: [1] } }, payload: entries(payload) });
+    const ok = await run('/qdrant.Points/Upsert', { collection_name: 'docs', points: [point({ tenant: { string_value: 'acme' }, x: { integer_value: 1 } })] });
+    expect(mustOf(decode('/qdrant.Points/Upsert', ok).update_filter)).toEqual(like([tenantLike]));
+    for (const bad of [
+      {},
+      { tenant: { string_value: 'globex' } },
+      { tenant: { list_value: { values: [{ string_value: 'acme' }] } } },
+      { tenant: { integer_value: 1 } },
+    ])
+      expect(await refusal('/qdrant.Points/Upsert', { collection_name: 'docs', points: [point(bad)] }), JSON.stringify(bad)).toMatch(
+        /every point must carry tenant: acme/,
+      );
+    const nested = await refusal(
+      '/qdrant.Points/Upsert',
+      {
+        collection_name: 'docs',
+        points: [point({ org: { struct_value: { fields: entries({ id: { integer_value: -42 } }) } }, active: { bool_value: true } })],
+      },
+      MIXED,
+    );
+    expect(nested).toBeNull();
+  });
+
+  it('payload writes may not touch the tenant keys; an overwrite must keep them', async () => {
+    const selector = { points: { ids: [{ num: 1 }] } };
+    expect(
+      await refusal('/qdrant.Points/SetPayload', {
+        collection_name: 'docs',
+        points_selector: selector,
+        payload: entries({ tenant: { string_value: 'globex' } }),
+      }),
+    ).toMatch(/may not set the tenant/);
+    expect(
+      await refusal('/qdrant.Points/SetPayload', {
+        collection_name: 'docs',
+        points_selector: selector,
+        payload: entries({ x: { string_value: 'y' } }),
+        key: 'tenant.sub',
+      }),
+    ).toMatch(/may not set the tenant/);
+    expect(
+      await refusal('/qdrant.Points/SetPayload', { collection_name: 'docs', points_selector: selector, payload: entries({ x: { string_value: 'y' } }) }),
+    ).toBeNull();
+    expect(await refusal('/qdrant.Points/DeletePayload', { collection_name: 'docs', points_selector: selector, keys: ['x', 'tenant'] })).toMatch(
+      /may not delete/,
+    );
+    expect(
+      await refusal('/qdrant.Points/OverwritePayload', { collection_name: 'docs', points_selector: selector, payload: entries({ x: { string_value: 'y' } }) }),
+    ).toMatch(/must carry tenant/);
+    expect(await refusal('/qdrant.Points/ClearPayload', { collection_name: 'docs', points: selector })).toMatch(/refused/);
+  });
+
+  it('Get keeps only the ids the look-up found to be the tenant’s', async () => {
+    let asked: Buffer | null = null;
+    const owned = async (scroll: Buffer) => {
+      asked = scroll;
+      return new Set(['n:2', 'u:0d1a63bd2bd54e2a8f53b7c1f00d47c7']);
+    };
+    const out = await run(
+      '/qdrant.Points/Get',
+      { collection_name: 'docs', ids: [{ num: 1 }, { num: 2 }, { uuid: '0D1A63BD-2BD5-4E2A-8F53-B7C1F00D47C7' }], with_payload: { enable: true } },
+      TENANT,
+      owned,
+    );
+    const get = decode('/qdrant.Points/Get', out);
+    expect(get.ids).toEqual(like([{ num: '2' }, { uuid: '0D1A63BD-2BD5-4E2A-8F53-B7C1F00D47C7' }]));
+    expect(get.with_payload.enable).toBe(true);
+    const scroll = decode('/qdrant.Points/Scroll', asked!);
+    expect(scroll).toMatchObject({ collection_name: 'docs', limit: 3 });
+    expect(mustOf(scroll.filter)[1]).toEqual(expect.objectContaining(tenantLike));
+    expect(pointIdKey(compiled.schema!, encode('/qdrant.Points/Get', { ids: [{ num: 5 }] }).subarray(2))).toBe('n:5');
+  });
+
+  it('collection-level methods, snapshots and storage reads are refused with the reason', async () => {
+    for (const path of ['/qdrant.Collections/Get', '/qdrant.Snapshots/Create', '/qdrant.Points/UpdateBatch', '/qdrant.Points/CreateFieldIndex'])
+      expect(await refusal(path, { collection_name: 'docs' }), path).toMatch(/^Forbidden: refused: .* \(a tenant-bound grant on collection docs\)$/);
+    // Forwarded as raw bytes (no descriptor): refused all the same.
+    await expect(confine(compiled, '/qdrant.StorageRead/ReadWhole', 'docs', Buffer.alloc(0), TENANT, noLookup)).rejects.toThrow(
+      /Forbidden: (refused|this method)/,
+    );
+    expect(await refusal('/qdrant.Collections/CollectionExists', { collection_name: 'docs' })).toBeNull();
+  });
+});
+
+describe('fuzz: no filter a client sends widens what the tenant sees (fixed seed)', () => {
+  // A point matches the rewritten filter only if it matches the tenant's condition: the condition
+  // is in `must`, whatever should / must_not / min_should / nested filters the client adds.
+  const condition: fc.Arbitrary<object> = fc.letrec((tie) => ({
+    condition: fc.oneof(
+      { depthSize: 'small' },
+      fc.record({ field: fc.record({ key: fc.constantFrom('tenant', 'x', 'org.id'), match: fc.record({ keyword: fc.constantFrom('acme', 'globex', '') }) }) }),
+      fc.record({ has_id: fc.record({ has_id: fc.array(fc.record({ num: fc.nat(5) }), { maxLength: 3 }) }) }),
+      fc.record({ is_empty: fc.record({ key: fc.constantFrom('tenant', 'x') }) }),
+      fc.record({ filter: tie('filter') }),
+      fc.record({ nested: fc.record({ key: fc.constantFrom('tenant', 'x'), filter: tie('filter') }) }),
+    ),
+    filter: fc.record(
+      {
+        should: fc.array(tie('condition'), { maxLength: 3 }),
+        must: fc.array(tie('condition'), { maxLength: 3 }),
+        must_not: fc.array(tie('condition'), { maxLength: 3 }),
+        min_should: fc.record({ conditions: fc.array(tie('condition'), { maxLength: 2 }), min_count: fc.nat(3) }),
+      },
+      { requiredKeys: [] },
+    ),
+  })).filter as fc.Arbitrary<object>;
+
+  it('the tenant condition is in the top-level must of the one filter Qdrant reads', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(condition, { maxLength: 3 }), async (filters) => {
+        // The client may send the filter field several times.
+        const parts = filters.map((filter, i) => encode('/qdrant.Points/Count', i === 0 ? { collection_name: 'docs', filter } : { filter }));
+        const out = await confine(
+          compiled,
+          '/qdrant.Points/Count',
+          'docs',
+          Buffer.concat(parts.length ? parts : [encode('/qdrant.Points/Count', { collection_name: 'docs' })]),
+          TENANT,
+          noLookup,
+        );
+        const decoded = decode('/qdrant.Points/Count', out);
+        expect(mustOf(decoded.filter)).toContainEqual(expect.objectContaining(tenantLike));
+        // Exactly one filter field remains on the wire.
+        expect(readFields(out).filter((f) => f.number === 2)).toHaveLength(1);
+      }),
+      { seed: 1612, numRuns: 300 },
+    );
+  });
+});
