@@ -37,6 +37,7 @@ const ROWS = {
   rs256: { label: 'proxy, IdP token RS256 (collection rw)', serves: 'proxy' },
   es256: { label: 'proxy, IdP token ES256 (collection rw)', serves: 'proxy' },
   namedkey: { label: 'proxy, named key (one of 10,000)', serves: 'proxy' },
+  tenant: { label: 'proxy, JWT (collection rw, tenant-bound)', serves: 'proxy' },
   limits_off: { label: 'proxy, api-key, no rate limits (twin)', serves: 'proxy' },
   limits: { label: 'proxy, api-key, rate limits (local)', serves: 'proxy' },
   limits_redis: { label: 'proxy, api-key, rate limits (Redis)', serves: 'proxy' },
@@ -57,6 +58,7 @@ const TARGETS = {
   providerVsHs256Cpu: 0.05, // an identity provider token: at most 5% more proxy CPU per call than HS256 (count table)
   namedKeyVsApiKeyCpu: 0.05, // a named key among 10,000: at most 5% more proxy CPU per call than service.api_key (count table)
   limitsVsApiKeyCpu: 0.05, // local rate limits: at most 5% more proxy CPU per call than the same calls without (count table)
+  tenantVsJwtCpu: 0.1, // a tenant-bound token: at most 10% more proxy CPU per call than a plain collection token (Search, Query)
 };
 
 // --- call data ------------------------------------------------------------------------------------
@@ -80,11 +82,21 @@ function data(dir) {
   for (let start = 0; start < POINTS; start += BATCH) {
     const points = [];
     for (let id = start; id < Math.min(start + BATCH, POINTS); id++) {
-      points.push({ id: { num: id }, vectors: { vector: { dense: { data: vector() } } }, payload: { n: { integer_value: id } } });
+      // Every point is tenant `bench`'s: the tenant row's filter matches them all, as the jwt row's no filter does.
+      points.push({
+        id: { num: id },
+        vectors: { vector: { dense: { data: vector() } } },
+        payload: { n: { integer_value: id }, tenant: { string_value: 'bench' } },
+      });
     }
     upserts.push({ collection_name: COLLECTION, wait: true, points });
   }
   const searches = Array.from({ length: SEARCH_MESSAGES }, () => ({ collection_name: COLLECTION, vector: vector(), limit: 10 }));
+  const queries = Array.from({ length: SEARCH_MESSAGES }, () => ({
+    collection_name: COLLECTION,
+    query: { nearest: { dense: { data: vector() } } },
+    limit: 10,
+  }));
 
   // The point a value_exists token needs (payload user = "alice"); the cheap call (Count on `bench`,
   // estimated: the stand-in answers it from the map's size); List (no fields).
@@ -99,6 +111,7 @@ function data(dir) {
   writeFileSync(join(dir, 'create.json'), JSON.stringify(create));
   writeFileSync(join(dir, 'upsert.json'), JSON.stringify(upserts));
   writeFileSync(join(dir, 'search.json'), JSON.stringify(searches));
+  writeFileSync(join(dir, 'query.json'), JSON.stringify(queries));
   writeFileSync(join(dir, 'users-create.json'), JSON.stringify(usersCreate));
   writeFileSync(join(dir, 'users-upsert.json'), JSON.stringify(usersUpsert));
   writeFileSync(join(dir, 'count.json'), JSON.stringify(count));
@@ -308,6 +321,7 @@ function runjson(file) {
 
 const CALL_TEXT = {
   'qdrant.Points/Search': (m) => `\`Points/Search\` (a ${m.dim}-dim vector, limit 10, brute force over ${m.points} points in the stand-in)`,
+  'qdrant.Points/Query': (m) => `\`Points/Query\` (nearest to a ${m.dim}-dim vector, limit 10, brute force over ${m.points} points in the stand-in)`,
   'qdrant.Points/Upsert': (m) => `\`Points/Upsert\` (${m.batch} points x ${m.dim} floats, wait: true)`,
   'qdrant.Collections/List': () => '`Collections/List` (two collections; the JWT row is filtered to its one collection)',
   'qdrant.Points/Count': () => '`Points/Count` on `bench`, `exact: false` (cheap: the stand-in answers from the map size)',
@@ -645,6 +659,28 @@ function report(dir) {
     o.heading(3, "Identity provider tokens vs Qdrant's HS256 token (`Points/Count`, full load, same proxy, warm token cache)");
     o.table(['token', 'calls/s vs HS256', 'proxy CPU/call vs HS256', 'added p50 ms', `CPU within +${TARGETS.providerVsHs256Cpu * 100}%?`], providerRows);
   }
+  // Tenant isolation: the same calls with a tenant-bound token and a plain collection token, same proxy.
+  const tenantTargets = [];
+  const tenantRows = [];
+  for (const t of full.filter((x) => x.byRow.jwt && x.byRow.tenant)) {
+    const j = t.byRow.jwt;
+    const m = t.byRow.tenant;
+    const cpu = m.cpuPer1k / j.cpuPer1k - 1;
+    const where = `${t.call.replace('qdrant.', '')}, full load`;
+    tenantRows.push([where, ratio(m.rps, j.rps), pct(cpu), signed(m.p50 - j.p50), yes(cpu <= TARGETS.tenantVsJwtCpu)]);
+    tenantTargets.push([
+      `tenant-bound token <= +${TARGETS.tenantVsJwtCpu * 100}% proxy CPU per call vs a plain collection token`,
+      where,
+      `${pct(cpu)} (${fmt(m.cpuPer1k, 3)} vs ${fmt(j.cpuPer1k, 3)} s/1k)`,
+      yes(cpu <= TARGETS.tenantVsJwtCpu),
+    ]);
+  }
+  if (tenantRows.length) {
+    o.line();
+    o.heading(3, 'Tenant isolation: a tenant-bound token against a plain collection token (same proxy, same calls)');
+    o.table(['call', 'calls/s vs plain', 'proxy CPU/call vs plain', 'added p50 ms', `CPU within +${TARGETS.tenantVsJwtCpu * 100}%?`], tenantRows);
+  }
+
   // Named keys against the master key, same proxy process.
   const namedTargets = [];
   if (count?.byRow.apikey && count.byRow.namedkey) {
@@ -711,7 +747,7 @@ function report(dir) {
   }
 
   // Targets of the record.
-  const targets = [...providerTargets, ...namedTargets, ...limitTargets];
+  const targets = [...providerTargets, ...namedTargets, ...limitTargets, ...tenantTargets];
   for (const t of full) {
     const j = t.byRow.jwt;
     const n = t.byRow.nginx;

@@ -8,6 +8,7 @@
 #   pool          the same with upstream.transport http2 and upstream.connections 4
 #   apikey, jwt, value_exists   a proxy with an API key and jwt_rbac, with each credential
 #   rs256, es256  the same proxy, with identity provider tokens (auth.jwt_providers, jwks_file keys)
+#   tenant        the same proxy (auth.tenant_isolation), a token bound to tenant `bench` (Search, Query)
 #   namedkey      the same proxy, with a named key among 10,000 in its auth.keys_file
 #   limits, limits_redis  the apikey row's calls through a proxy with rate limits no call reaches,
 #                 local, and shared through a redis-server the run starts (skipped without one);
@@ -28,7 +29,7 @@
 #       rate       the fixed-rate (latency) tables
 #     The count table runs when any of nginx, auth, transport, tls is selected.
 #   BENCH_CONNECTIONS [4]  BENCH_CONCURRENCY [32]   ghz --connections / --concurrency, every run
-#   BENCH_CALLS [search upsert list]  BENCH_ROUNDS [2]  BENCH_DURATION [4s]  BENCH_WARMUP [2s]   calls table
+#   BENCH_CALLS [search query upsert list]  BENCH_ROUNDS [2]  BENCH_DURATION [4s]  BENCH_WARMUP [2s]   calls table
 #   BENCH_COUNT_ROUNDS [3]  BENCH_COUNT_DURATION [4s]  BENCH_COUNT_WARMUP [2s]   count table
 #       (BENCH_AUTH_ROUNDS / _DURATION / _WARMUP are accepted as older names)
 #   BENCH_RATE_FRACTION [0.5]  BENCH_RATE_DURATION [6s]  BENCH_RATE_COUNT, BENCH_RATE_SEARCH (calls/s;
@@ -66,7 +67,7 @@ SECTIONS="${BENCH_SECTIONS:-$ALL_SECTIONS}"
 SECTIONS="${SECTIONS//,/ }"
 CONNECTIONS="${BENCH_CONNECTIONS:-4}"
 CONCURRENCY="${BENCH_CONCURRENCY:-32}"
-CALLS="${BENCH_CALLS:-search upsert list}"
+CALLS="${BENCH_CALLS:-search query upsert list}"
 CALLS_ROUNDS="${BENCH_ROUNDS:-2}"
 CALLS_DURATION="${BENCH_DURATION:-4s}"
 CALLS_WARMUP="${BENCH_WARMUP:-2s}"
@@ -95,7 +96,7 @@ for knob in CALLS_ROUNDS COUNT_ROUNDS WAIT_QUIET; do
 done
 ((CALLS_ROUNDS >= 1 && COUNT_ROUNDS >= 1)) || die "rounds must be >= 1"
 for call in $CALLS; do
-  case "$call" in search | upsert | list) ;; *) die "unknown call '$call' in BENCH_CALLS (search, upsert, list)" ;; esac
+  case "$call" in search | query | upsert | list) ;; *) die "unknown call '$call' in BENCH_CALLS (search, query, upsert, list)" ;; esac
 done
 RECORD="${BENCH_RECORD:-0}"
 if [[ "$RECORD" == 1 ]]; then
@@ -317,6 +318,7 @@ if has_section auth; then
   [[ ${#API_KEY} -ge 32 ]] || die "could not make a random API key"
   mint() { QDRANT__SERVICE__API_KEY="$API_KEY" node dist/cli/main.js token "$@"; }
   TOKEN_JWT="$(mint --access '[{"collection":"bench","access":"rw"}]')" || die "token (collection rw) could not be minted"
+  TOKEN_TENANT="$(mint --access '[{"collection":"bench","access":"rw","payload":{"tenant":"bench"}}]')" || die "token (tenant-bound) could not be minted"
   TOKEN_VE="$(mint --access r --value-exists '{"collection":"bench_users","matches":[{"key":"user","value":"alice"}]}')" ||
     die "token (value_exists) could not be minted"
   # Identity provider tokens (rows rs256, es256): a key pair per algorithm made now, its public
@@ -339,14 +341,15 @@ if has_section auth; then
   node bench/auth-cost.mjs keys-file 10000 "$TMP/keys.yaml" "$TMP/named.key" || die "could not write the keys file"
   NAMED_KEY="$(cat "$TMP/named.key")"
   printf '{"api-key":"%s"}\n' "$NAMED_KEY" >"$TMP/md-namedkey.json"
-  printf '%s\n' "$API_KEY" "$TOKEN_JWT" "$TOKEN_VE" "$NAMED_KEY" >>"$TMP/secrets"
+  printf '%s\n' "$API_KEY" "$TOKEN_JWT" "$TOKEN_VE" "$NAMED_KEY" "$TOKEN_TENANT" >>"$TMP/secrets"
+  printf '{"authorization":"Bearer %s"}\n' "$TOKEN_TENANT" >"$TMP/md-tenant.json"
   printf '{"api-key":"%s"}\n' "$API_KEY" >"$TMP/md-apikey.json"
   printf '{"authorization":"Bearer %s"}\n' "$TOKEN_JWT" >"$TMP/md-jwt.json"
   printf '{"authorization":"Bearer %s"}\n' "$TOKEN_VE" >"$TMP/md-value_exists.json"
   start_proxy auth ", jwt_rbac: true" http2 \
-    "auth: { value_exists_cache_ttl_seconds: $VALUE_EXISTS_TTL, keys_file: $TMP/keys.yaml, jwt_providers: [${PROVIDERS_YAML%, }] }   # api_key: QDRANT__SERVICE__API_KEY in the environment" \
+    "auth: { value_exists_cache_ttl_seconds: $VALUE_EXISTS_TTL, tenant_isolation: true, keys_file: $TMP/keys.yaml, jwt_providers: [${PROVIDERS_YAML%, }] }   # api_key: QDRANT__SERVICE__API_KEY in the environment" \
     QDRANT__SERVICE__API_KEY="$API_KEY"
-  for row in apikey namedkey jwt value_exists rs256 es256; do add_row "$row" "$PROXY_PID" "$PROXY_PORT" --insecure "$TMP/md-$row.json"; done
+  for row in apikey namedkey jwt tenant value_exists rs256 es256; do add_row "$row" "$PROXY_PID" "$PROXY_PORT" --insecure "$TMP/md-$row.json"; done
   # Limits (rows limits, limits_redis): the api-key row's calls through a proxy whose limits no
   # call reaches (their cost, not their refusals), local, then shared through a redis-server.
   # Their baseline, limits_off, is a twin proxy without them (same config otherwise).
@@ -591,6 +594,7 @@ json_list() { # json_list WORD...: a JSON array of strings
 call_of() { # call_of NAME: "METHOD DATAFILE"
   case "$1" in
     search) echo "qdrant.Points/Search $TMP/search.json" ;;
+    query) echo "qdrant.Points/Query $TMP/query.json" ;;
     upsert) echo "qdrant.Points/Upsert $TMP/upsert.json" ;;
     list) echo "qdrant.Collections/List $TMP/list.json" ;;
     count) echo "$COUNT_CALL $TMP/count.json" ;;
@@ -613,7 +617,10 @@ START_S="$(date +%s)"
 if has_section calls; then
   for name in $CALLS; do
     read -r method datafile <<<"$(call_of "$name")"
-    matrix "calls-$name" "$method" "$datafile" "$CALLS_ROUNDS" "$CALLS_DURATION" "$CALLS_WARMUP" 0 direct nginx proxy grpcjs pool jwt
+    rows=(direct nginx proxy grpcjs pool jwt)
+    # The tenant row on the calls it is measured on (Search and Query).
+    if [[ "$name" == search || "$name" == query ]]; then rows+=(tenant); fi
+    matrix "calls-$name" "$method" "$datafile" "$CALLS_ROUNDS" "$CALLS_DURATION" "$CALLS_WARMUP" 0 "${rows[@]}"
   done
 fi
 if ((COUNT_TABLE)); then

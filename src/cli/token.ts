@@ -18,8 +18,9 @@ an identity provider's token for demos and tests (auth.jwt_providers; README "Id
 
   --config FILE         sign with service.api_key of this config (env overrides apply)
   --key-env VAR         sign with the key in environment variable VAR (default QDRANT__SERVICE__API_KEY)
-  --access ACCESS       m (manage), r (read), or a JSON list of collection grants (modes r, rw, prw);
-                        omitted = manage (with --private-key: no access claim)
+  --access ACCESS       m (manage), r (read), or a JSON list of collection grants (modes r, rw, prw;
+                        a grant may carry a tenant, "payload":{"tenant":"acme"}, for a proxy with
+                        auth.tenant_isolation); omitted = manage (with --private-key: no access claim)
   --exp SECONDS         expires SECONDS from now (negative: already expired; omitted = never, as Qdrant
                         allows; with --private-key the default is 3600)
   --value-exists JSON   valid only while a matching point exists, e.g.
@@ -83,7 +84,7 @@ export async function mintToken(args: string[], env: NodeJS.ProcessEnv = process
   const parsed = readClaims(parseStrictJson(Buffer.from(JSON.stringify(claims)))!);
   if (!parsed) throw new UsageError("the claims do not have Qdrant's shape (see --help)");
   try {
-    validateClaims(parsed);
+    validateClaims(parsed, { tenantIsolation: true }); // a grant's payload: for a proxy with auth.tenant_isolation
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -195,7 +196,8 @@ export function parseAccessArgument(text: string): unknown {
   if (MODES.includes(text))
     throw new UsageError(`--access: "${text}" is a collection mode; give it with its collection: '[{"collection":"c1","access":"${text}"}]'`);
   const grant = parseJsonArgument('--access', text, GRANT_FORM);
-  const problem = grantProblem(grant);
+  // A grant's payload (a tenant) is written as the proxy reads it with auth.tenant_isolation.
+  const problem = grantProblem(grant, 'access', { payload: true });
   if (problem) throw new UsageError(`--access: ${problem}`);
   return grant;
 }

@@ -2,6 +2,7 @@
 // of every method the stand-in answers itself. Methods missing from the table get a well-formed empty
 // reply (see standin-server.ts).
 
+import { GROUPING_HANDLERS } from './standin-grouping-handlers.js';
 import { type Handler, handler } from './standin-handler-types.js';
 import { invalid, type VectorsConfigMsg } from './standin-messages.js';
 import { POINTS_HANDLERS } from './standin-points-handlers.js';
@@ -96,6 +97,7 @@ export const STANDIN_HANDLERS: ReadonlyMap<string, Handler> = new Map(
     '/qdrant.Collections/ListAliases': listAliases,
     '/qdrant.Collections/ListCollectionAliases': listCollectionAliases,
     ...POINTS_HANDLERS,
+    ...GROUPING_HANDLERS,
   }),
 );
 

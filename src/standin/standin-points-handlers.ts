@@ -46,9 +46,8 @@ export const operationResult = (op: number, wait: boolean | undefined): object =
 });
 
 const upsert = handler<CollectionRequest & { points?: PointStructMsg[]; update_filter?: FilterMsg }>((req, store) => {
-  if (req.update_filter) throw unsupported('update_filter');
   const c = collectionOf(store, req);
-  return operationResult(c.upsert((req.points ?? []).map(parseNewPoint)), req.wait);
+  return operationResult(c.upsert((req.points ?? []).map(parseNewPoint), req.update_filter), req.wait);
 });
 
 const deletePoints = handler<CollectionRequest & { points?: PointsSelectorMsg }>((req, store) => {

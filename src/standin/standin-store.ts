@@ -77,10 +77,15 @@ export class StandinCollection {
     return this.operations++;
   }
 
-  upsert(points: readonly NewPoint[]): number {
+  /** `updateFilter` (Qdrant's update_filter): an existing point is replaced only when it matches; new points are inserted. */
+  upsert(points: readonly NewPoint[], updateFilter?: FilterMsg): number {
     const prepared = points.map((p) => this.prepare(p));
     const op = this.nextOperation();
-    for (const p of prepared) this.points.set(p.key, { ...p, version: op });
+    for (const p of prepared) {
+      const existing = this.points.get(p.key);
+      if (existing && updateFilter && !matchesFilter(subjectOf(existing), updateFilter)) continue;
+      this.points.set(p.key, { ...p, version: op });
+    }
     this.sorted = undefined;
     return op;
   }

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { TENANT_TABLE } from '../../src/access/tenant-table.js';
 import { parseConfig } from '../../src/config/load.js';
 import { EXPECTATIONS, type Identity } from '../helpers/access-expectations.js';
 
@@ -19,6 +20,21 @@ describe('README', () => {
           : `| \`${path.slice(1)}\` | ${COLUMNS.map((c) => SYMBOL[m[c] as keyof typeof SYMBOL]).join(' | ')} |`;
       expect(readme).toContain(row);
     }
+  });
+});
+
+describe('README "Tenant isolation"', () => {
+  it('has a row for every method of the tenant table, with its treatment', () => {
+    const label: Record<string, string> = {
+      filter: 'filter merged',
+      selector: 'selector confined',
+      upsert: 'upsert checked',
+      filter_write: 'update_filter merged',
+      get: 'ids looked up',
+      allow: 'allowed',
+      refuse: 'refused',
+    };
+    for (const [path, t] of Object.entries(TENANT_TABLE)) expect(readme).toContain(`| \`${path.slice(1)}\` | ${label[t.kind]} |`);
   });
 });
 
