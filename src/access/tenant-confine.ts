@@ -14,6 +14,16 @@ import type { FieldStep } from './request-fields.js';
 import { TENANT_TABLE, type TenantTreatment } from './tenant-table.js';
 
 const MAX_DEPTH = 64;
+/**
+ * Fields one request's confinement may parse, all passes together (a field record is ~100 bytes):
+ * a hostile request of millions of two-byte fields would otherwise hold gigabytes and the event
+ * loop for seconds; this caps it at ~25 MB and ~50 ms, room for an upsert of ~5,000 points with
+ * ten payload keys. Counted per synchronous stretch of work (from the start, and again after a
+ * look-up's await): the event loop runs one stretch at a time, so one counter serves.
+ */
+export const MAX_FIELDS_PER_REQUEST = 250_000;
+let fieldsLeft = MAX_FIELDS_PER_REQUEST;
+const EMPTY = Buffer.alloc(0);
 
 /** Field numbers of the messages the proxy writes or reads itself, from the loaded descriptors. */
 interface Schema {
@@ -27,7 +37,14 @@ interface Schema {
   readonly value: Readonly<Record<'null' | 'double' | 'integer' | 'string' | 'bool' | 'struct' | 'list', number>>;
   readonly struct: { readonly fields: number };
   readonly pointId: { readonly num: number; readonly uuid: number };
-  readonly scroll: { readonly collection: number; readonly filter: number; readonly limit: number; readonly withPayload: number; readonly enable: number };
+  readonly scroll: {
+    readonly collection: number;
+    readonly filter: number;
+    readonly limit: number;
+    readonly withPayload: number;
+    readonly enable: number;
+    readonly shardKeySelector: number;
+  };
 }
 
 export interface CompiledTenantRule {
@@ -36,6 +53,10 @@ export interface CompiledTenantRule {
   readonly requestType: string;
   /** For each filter field: the steps to the message holding it, and its number. */
   readonly filters: readonly { readonly parent: readonly FieldStep[]; readonly number: number }[];
+  /** Steps to point ids that must all be the tenant's points (looked up first), else NOT_FOUND. */
+  readonly ownedIds: readonly FieldStep[] | null;
+  /** Boolean fields set to true (the last occurrence wins), e.g. Count's `exact`. */
+  readonly forceTrue: readonly number[];
   /** Top-level fields that may hold a point id (a scroll's offset). */
   readonly idFields: ReadonlySet<number>;
   /** Top-level fields whose presence refuses the request. */
@@ -91,6 +112,7 @@ export function compileTenantRules(api: QdrantApi): TenantCompiled {
       limit: num('qdrant.ScrollPoints', 'limit'),
       withPayload: num('qdrant.ScrollPoints', 'with_payload'),
       enable: num('qdrant.WithPayloadSelector', 'enable'),
+      shardKeySelector: num('qdrant.ScrollPoints', 'shard_key_selector'),
     },
   };
   const rules = new Map<string, CompiledTenantRule>();
@@ -116,6 +138,8 @@ export function compileTenantRules(api: QdrantApi): TenantCompiled {
       treatment,
       requestType,
       filters: filters.map((steps) => ({ parent: steps.slice(0, -1), number: steps.at(-1)!.number })),
+      ownedIds: treatment.kind === 'filter_write' && treatment.ownedIds ? resolve(treatment.ownedIds) : null,
+      forceTrue: treatment.kind === 'filter' ? (treatment.forceTrue ?? []).map((n) => num(requestType, n)) : [],
       idFields: new Set(treatment.kind === 'filter' ? (treatment.ids ?? []).map((n) => num(requestType, n)) : []),
       refuseFields: treatment.kind === 'filter' ? (treatment.refuse ?? []).map((name) => ({ number: num(requestType, name), name })) : [],
       field: (name) => num(requestType, name),
@@ -139,6 +163,7 @@ export async function confine(
   if (!rule || !schema) throw refuse('this method cannot be confined to a tenant');
   const { treatment } = rule;
   const tenantFilter = encodeTenantFilter(schema, tenant);
+  fieldsLeft = MAX_FIELDS_PER_REQUEST;
   try {
     switch (treatment.kind) {
       case 'allow':
@@ -150,9 +175,11 @@ export async function confine(
           if (topLevel(request).some((x) => x.number === f.number)) throw refuse(`refused: ${f.name} reads points outside the filter`);
         if (holdsPointId(compiled.api, request, rule.requestType, rule.idFields, 0))
           throw refuse('refused: a point named by id is read with no filter (give vectors instead of ids)');
-        return appendFilters(request, rule.filters, tenantFilter);
+        const confined = appendFilters(request, rule.filters, tenantFilter);
+        return rule.forceTrue.length === 0 ? confined : Buffer.concat([confined, ...rule.forceTrue.map((n) => new MessageWriter().varint(n, 1).finish())]);
       }
       case 'filter_write':
+        if (rule.ownedIds) await checkOwned(schema, rule, rule.ownedIds, request, collection, tenantFilter, ownedIds);
         return appendFilters(request, rule.filters, tenantFilter);
       case 'upsert': {
         const points = rule.field('points');
@@ -165,12 +192,17 @@ export async function confine(
         return confineSelector(schema, request, rule.field(treatment.selector), tenantFilter, refuse);
       }
       case 'get':
-        return await confineGet(schema, rule, request, tenantFilter, ownedIds);
+        return await confineGet(schema, rule, request, collection, tenantFilter, ownedIds);
     }
   } catch (err) {
     if (err instanceof ProxyError) throw err;
     throw new ProxyError('malformed_request');
   }
+}
+
+/** Stops a request whose confinement would parse more fields than MAX_FIELDS_PER_REQUEST. */
+function countField(): void {
+  if (--fieldsLeft < 0) throw new ProxyError('tenant_request_too_complex', { detail: String(MAX_FIELDS_PER_REQUEST) });
 }
 
 // --- writing ---------------------------------------------------------------------------------------
@@ -211,8 +243,9 @@ function mergeAt(buf: Buffer, steps: readonly FieldStep[], at: number, number: n
   const here = step.recursive ? mergeAt(buf, steps, at + 1, number, extra, depth + 1) : buf;
   const parts: Buffer[] = [];
   for (const f of rawFields(here)) {
-    if (f.number === step.number && f.wire === 2) parts.push(field(f.number, mergeAt(f.value, steps, step.recursive ? at : at + 1, number, extra, depth + 1)));
-    else parts.push(f.raw);
+    if (f.number !== step.number) parts.push(f.raw);
+    else if (f.wire !== 2) throw new ProxyError('malformed_request');
+    else parts.push(field(f.number, mergeAt(f.value, steps, step.recursive ? at : at + 1, number, extra, depth + 1)));
   }
   return Buffer.concat(parts);
 }
@@ -222,21 +255,38 @@ function mergeField(message: Buffer, number: number, extra: Buffer): Buffer {
   const fields = rawFields(message);
   const values = fields.filter((f) => f.number === number && f.wire === 2).map((f) => f.value);
   if (fields.some((f) => f.number === number && f.wire !== 2)) throw new ProxyError('malformed_request');
+  // Each of the client's values must end where a field ends: an unfinished last field (a length
+  // prefix reaching past its end) would take the appended conditions in as its own bytes.
+  for (const value of values) rawFields(value);
   const rest = fields.filter((f) => f.number !== number).map((f) => f.raw);
   return Buffer.concat([...rest, field(number, Buffer.concat([...values, extra]))]);
 }
 
 // --- reading ---------------------------------------------------------------------------------------
 
-interface RawField {
-  readonly number: number;
-  readonly wire: number;
+/** One field of a message, as offsets into it: the whole field (tag included) and, length-delimited, its value. */
+class RawField {
+  constructor(
+    readonly number: number,
+    readonly wire: number,
+    private readonly buf: Buffer,
+    private readonly start: number,
+    private readonly valueStart: number,
+    private readonly end: number,
+  ) {}
+
   /** The whole field, tag included, as it was. */
-  readonly raw: Buffer;
-  /** Length-delimited fields: the value. */
-  readonly value: Buffer;
+  get raw(): Buffer {
+    return this.buf.subarray(this.start, this.end);
+  }
+
+  /** Length-delimited fields: the value (empty for the others). */
+  get value(): Buffer {
+    return this.wire === 2 ? this.buf.subarray(this.valueStart, this.end) : EMPTY;
+  }
 }
 
+/** A message's fields, in order; a field record is a few offsets (Buffers are made only when read). */
 function rawFields(buf: Buffer): RawField[] {
   const out: RawField[] = [];
   let pos = 0;
@@ -247,7 +297,8 @@ function rawFields(buf: Buffer): RawField[] {
     const number = Math.floor(tag / 8);
     const wire = tag % 8;
     if (number === 0) throw new ProxyError('malformed_request');
-    let value: Buffer = Buffer.alloc(0);
+    countField();
+    let valueStart = pos;
     switch (wire) {
       case 0:
         pos = varint(buf, pos)[1];
@@ -260,7 +311,7 @@ function rawFields(buf: Buffer): RawField[] {
         break;
       case 2: {
         const [len, afterLen] = varint(buf, pos);
-        value = buf.subarray(afterLen, afterLen + len);
+        valueStart = afterLen;
         pos = afterLen + len;
         break;
       }
@@ -268,7 +319,7 @@ function rawFields(buf: Buffer): RawField[] {
         throw new ProxyError('malformed_request');
     }
     if (pos > buf.length) throw new ProxyError('malformed_request');
-    out.push({ number, wire, raw: buf.subarray(start, pos), value });
+    out.push(new RawField(number, wire, buf, start, valueStart, pos));
   }
   return out;
 }
@@ -434,6 +485,7 @@ function confineSelector(s: Schema, request: Buffer, number: number, tenantFilte
   }
   if (variant === null) throw refuse('a write with no points selector');
   let filter: Buffer;
+  for (const f of filters) rawFields(f); // each ends where a field ends (see mergeField)
   if (variant === 'filter') filter = Buffer.concat([...filters, tenantFilter]);
   else {
     const hasId = new MessageWriter();
@@ -446,25 +498,82 @@ function confineSelector(s: Schema, request: Buffer, number: number, tenantFilte
 }
 
 /** Get: keeps the ids that are the tenant's points (looked up first); the rest of the request as it was. */
-async function confineGet(s: Schema, rule: CompiledTenantRule, request: Buffer, tenantFilter: Buffer, ownedIds: OwnedIds): Promise<Buffer> {
+async function confineGet(s: Schema, rule: CompiledTenantRule, request: Buffer, collection: string, tenantFilter: Buffer, ownedIds: OwnedIds): Promise<Buffer> {
   const idsField = rule.field('ids');
   const fields = rawFields(request);
   const ids = fields.filter((f) => f.number === idsField && f.wire === 2).map((f) => f.value);
   if (ids.length === 0) return request;
+  const owned = await lookUp(s, rule, ids, request, collection, tenantFilter, ownedIds);
+  fieldsLeft = MAX_FIELDS_PER_REQUEST; // a new stretch of work after the await
+  const kept = fields.filter((f) => f.number !== idsField || (f.wire === 2 && owned.has(pointIdKey(s, f.value))));
+  return Buffer.concat(kept.map((f) => f.raw));
+}
+
+/**
+ * The tenant's points among `ids`: a Scroll (has_id AND the tenant) of the collection the call was
+ * authorized for (the name as Qdrant reads it: the last occurrence), on the request's shard keys.
+ */
+async function lookUp(
+  s: Schema,
+  rule: CompiledTenantRule,
+  ids: readonly Buffer[],
+  request: Buffer,
+  collection: string,
+  tenantFilter: Buffer,
+  ownedIds: OwnedIds,
+): Promise<Set<string>> {
   const hasId = new MessageWriter();
   for (const id of ids) hasId.bytes(s.hasId.ids, id);
   const filter = Buffer.concat([field(s.filter.must, new MessageWriter().bytes(s.condition.hasId, hasId.finish()).finish()), tenantFilter]);
-  const collection = fields.find((f) => f.number === rule.field('collection_name') && f.wire === 2)?.value ?? Buffer.alloc(0);
   const noPayload = new MessageWriter().varint(s.scroll.enable, 0).finish();
   const scroll = new MessageWriter()
-    .bytes(s.scroll.collection, collection)
+    .string(s.scroll.collection, collection)
     .bytes(s.scroll.filter, filter)
     .varint(s.scroll.limit, ids.length)
-    .bytes(s.scroll.withPayload, noPayload)
-    .finish();
-  const owned = await ownedIds(scroll);
-  const kept = fields.filter((f) => f.number !== idsField || (f.wire === 2 && owned.has(pointIdKey(s, f.value))));
-  return Buffer.concat(kept.map((f) => f.raw));
+    .bytes(s.scroll.withPayload, noPayload);
+  const shardKeys = rule.field('shard_key_selector');
+  for (const f of rawFields(request)) if (f.number === shardKeys && f.wire === 2) scroll.bytes(s.scroll.shardKeySelector, f.value);
+  return ownedIds(scroll.finish());
+}
+
+/**
+ * A write by id (UpdateVectors) whose points must all be the tenant's: Qdrant answers NOT_FOUND for
+ * an id no point has and skips one of another tenant's (update_filter); the proxy answers the same
+ * NOT_FOUND for both, so the answer does not tell which ids other tenants use.
+ */
+async function checkOwned(
+  s: Schema,
+  rule: CompiledTenantRule,
+  steps: readonly FieldStep[],
+  request: Buffer,
+  collection: string,
+  tenantFilter: Buffer,
+  ownedIds: OwnedIds,
+): Promise<void> {
+  const ids = valuesAt(request, steps, 0);
+  if (ids.length === 0) return;
+  const owned = await lookUp(s, rule, ids, request, collection, tenantFilter, ownedIds);
+  fieldsLeft = MAX_FIELDS_PER_REQUEST; // a new stretch of work after the await
+  const missing = ids.find((id) => !owned.has(pointIdKey(s, id)));
+  if (missing) throw new ProxyError('tenant_point_not_found', { detail: displayId(pointIdKey(s, missing)) });
+}
+
+/** Values of the length-delimited fields at `steps` (each step one level down). */
+function valuesAt(buf: Buffer, steps: readonly FieldStep[], at: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const f of rawFields(buf)) {
+    if (f.number !== steps[at]!.number || f.wire !== 2) continue;
+    if (at === steps.length - 1) out.push(f.value);
+    else out.push(...valuesAt(f.value, steps, at + 1));
+  }
+  return out;
+}
+
+/** A point id as Qdrant prints it: the number, or the UUID hyphenated. */
+function displayId(key: string): string {
+  const id = key.slice(2);
+  if (key.startsWith('n:')) return id;
+  return id.length === 32 ? `${id.slice(0, 8)}-${id.slice(8, 12)}-${id.slice(12, 16)}-${id.slice(16, 20)}-${id.slice(20)}` : id;
 }
 
 /** `n:123` or `u:<uuid>`: how point ids compare. */

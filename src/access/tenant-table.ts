@@ -5,11 +5,18 @@
 // a method not listed here is refused for a tenant-bound grant.
 //
 //   filter    the tenant's conditions are merged into every filter the request has at these paths
-//             (created where absent). A Filter's `must` is an AND: a client's `should`, `must_not` or
+//             (the last field of the path created where absent; `params.idf.corpus`, the points
+//             sparse-vector IDF statistics are computed over, is confined when the request sets
+//             `params.idf`: Qdrant refuses `idf` on any other search). A Filter's `must` is an AND: a client's `should`, `must_not` or
 //             `min_should` cannot undo it. The request is refused when it names a point by id
 //             anywhere outside a filter (recommend/discover/query examples resolve a point's vector
 //             with no filter at all), except at `ids` (a scroll's offset: a starting place, the
-//             filter still applies), and when it has a field listed in `refuse`.
+//             filter still applies), and when it has a field listed in `refuse`. `forceTrue`:
+//             boolean fields set to true (Count's `exact`: an estimate is computed from
+//             collection-wide index statistics, lib/segment/src/index/query_estimator.rs).
+//   filter_write  the same merge into a write's filter; `ownedIds`: ids that must all be the
+//             tenant's points (looked up first); any other is NOT_FOUND, as Qdrant answers an id
+//             no point has, so the answer does not tell another tenant's id from a free one.
 //   selector  a write whose points are chosen by a PointsSelector: a filter gets the tenant's
 //             conditions merged in; a list of ids becomes a filter, has_id AND the tenant's
 //             conditions (points of other tenants with those ids are left alone). `payload`: how the
@@ -26,15 +33,22 @@
 //             batches of mixed operations.
 
 export type TenantTreatment =
-  | { readonly kind: 'filter'; readonly filters: readonly string[]; readonly ids?: readonly string[]; readonly refuse?: readonly string[] }
+  | {
+      readonly kind: 'filter';
+      readonly filters: readonly string[];
+      readonly ids?: readonly string[];
+      readonly refuse?: readonly string[];
+      readonly forceTrue?: readonly string[];
+    }
   | { readonly kind: 'selector'; readonly selector: string; readonly payload?: 'keys' | 'set' | 'full' | 'none' }
   | { readonly kind: 'upsert' }
-  | { readonly kind: 'filter_write'; readonly filters: readonly string[] }
+  | { readonly kind: 'filter_write'; readonly filters: readonly string[]; readonly ownedIds?: string }
   | { readonly kind: 'get' }
   | { readonly kind: 'allow' }
   | { readonly kind: 'refuse'; readonly why: string };
 
-const QUERY_FILTERS = ['filter', 'prefetch.prefetch*.filter'];
+const QUERY_FILTERS = ['filter', 'params.idf.corpus', 'prefetch.prefetch*.filter', 'prefetch.prefetch*.params.idf.corpus'];
+const SEARCH_FILTERS = ['filter', 'params.idf.corpus'];
 
 export const TENANT_TABLE: Readonly<Record<string, TenantTreatment>> = {
   '/qdrant.Collections/Get': { kind: 'refuse', why: 'collection info counts every tenant’s points' },
@@ -49,7 +63,7 @@ export const TENANT_TABLE: Readonly<Record<string, TenantTreatment>> = {
   '/qdrant.Collections/ListShardKeys': { kind: 'refuse', why: 'shard keys may name other tenants' },
   '/qdrant.Points/Upsert': { kind: 'upsert' },
   '/qdrant.Points/Delete': { kind: 'selector', selector: 'points' },
-  '/qdrant.Points/UpdateVectors': { kind: 'filter_write', filters: ['update_filter'] },
+  '/qdrant.Points/UpdateVectors': { kind: 'filter_write', filters: ['update_filter'], ownedIds: 'points.id' },
   '/qdrant.Points/DeleteVectors': { kind: 'selector', selector: 'points_selector' },
   '/qdrant.Points/SetPayload': { kind: 'selector', selector: 'points_selector', payload: 'set' },
   '/qdrant.Points/OverwritePayload': { kind: 'selector', selector: 'points_selector', payload: 'full' },
@@ -60,19 +74,27 @@ export const TENANT_TABLE: Readonly<Record<string, TenantTreatment>> = {
   '/qdrant.Points/DeleteFieldIndex': { kind: 'refuse', why: 'indexes are collection-wide' },
   '/qdrant.Points/CreateVectorName': { kind: 'refuse', why: 'vector names are collection-wide' },
   '/qdrant.Points/DeleteVectorName': { kind: 'refuse', why: 'vector names are collection-wide' },
-  '/qdrant.Points/Search': { kind: 'filter', filters: ['filter'] },
-  '/qdrant.Points/SearchBatch': { kind: 'filter', filters: ['search_points.filter'] },
-  '/qdrant.Points/SearchGroups': { kind: 'filter', filters: ['filter'], refuse: ['with_lookup'] },
+  '/qdrant.Points/Search': { kind: 'filter', filters: SEARCH_FILTERS },
+  '/qdrant.Points/SearchBatch': { kind: 'filter', filters: ['search_points.filter', 'search_points.params.idf.corpus'] },
+  '/qdrant.Points/SearchGroups': { kind: 'filter', filters: SEARCH_FILTERS, refuse: ['with_lookup'] },
   '/qdrant.Points/Scroll': { kind: 'filter', filters: ['filter'], ids: ['offset'] },
-  '/qdrant.Points/Recommend': { kind: 'filter', filters: ['filter'] },
-  '/qdrant.Points/RecommendBatch': { kind: 'filter', filters: ['recommend_points.filter'] },
-  '/qdrant.Points/RecommendGroups': { kind: 'filter', filters: ['filter'], refuse: ['with_lookup'] },
-  '/qdrant.Points/Discover': { kind: 'filter', filters: ['filter'] },
-  '/qdrant.Points/DiscoverBatch': { kind: 'filter', filters: ['discover_points.filter'] },
-  '/qdrant.Points/Count': { kind: 'filter', filters: ['filter'] },
+  '/qdrant.Points/Recommend': { kind: 'filter', filters: SEARCH_FILTERS },
+  '/qdrant.Points/RecommendBatch': { kind: 'filter', filters: ['recommend_points.filter', 'recommend_points.params.idf.corpus'] },
+  '/qdrant.Points/RecommendGroups': { kind: 'filter', filters: SEARCH_FILTERS, refuse: ['with_lookup'] },
+  '/qdrant.Points/Discover': { kind: 'filter', filters: SEARCH_FILTERS },
+  '/qdrant.Points/DiscoverBatch': { kind: 'filter', filters: ['discover_points.filter', 'discover_points.params.idf.corpus'] },
+  '/qdrant.Points/Count': { kind: 'filter', filters: ['filter'], forceTrue: ['exact'] },
   '/qdrant.Points/UpdateBatch': { kind: 'refuse', why: 'a batch of mixed operations: send them one by one' },
   '/qdrant.Points/Query': { kind: 'filter', filters: QUERY_FILTERS },
-  '/qdrant.Points/QueryBatch': { kind: 'filter', filters: ['query_points.filter', 'query_points.prefetch.prefetch*.filter'] },
+  '/qdrant.Points/QueryBatch': {
+    kind: 'filter',
+    filters: [
+      'query_points.filter',
+      'query_points.params.idf.corpus',
+      'query_points.prefetch.prefetch*.filter',
+      'query_points.prefetch.prefetch*.params.idf.corpus',
+    ],
+  },
   '/qdrant.Points/QueryGroups': { kind: 'filter', filters: QUERY_FILTERS, refuse: ['with_lookup'] },
   '/qdrant.Points/Facet': { kind: 'filter', filters: ['filter'] },
   '/qdrant.Points/SearchMatrixPairs': { kind: 'filter', filters: ['filter'] },

@@ -4,7 +4,6 @@
 // `payload`, the tenant's conditions: {payload key: keyword, integer or boolean}. The problem is
 // named by its path, e.g. `access[1].collection`.
 import { shown } from './auth-yaml.js';
-import { isJsonPath } from './jwt-claims.js';
 import type { AccessGrant, CollectionGrant, CollectionMode, TenantCondition } from './principal.js';
 
 export const GRANT_FORM = 'm, r, or a JSON list like \'[{"collection":"c1","access":"rw"}]\'';
@@ -57,12 +56,19 @@ export function asGrant(value: unknown, options: GrantShapeOptions = {}): Access
   return 'grant' in read ? read.grant : null;
 }
 
+/**
+ * A tenant key: plain segments, dotted (Qdrant's JSON path without quotes or indexes). Writes are
+ * checked against the key's first segment, which a quoted key ("a.b") or an index would blur.
+ */
+const PLAIN_KEY = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+export const isTenantKey = (key: string): boolean => PLAIN_KEY.test(key);
+
 /** `{key: value}`: at least one key, each a payload path, each value a keyword, an integer (exact) or a boolean. */
 function readTenant(payload: unknown, at: string): TenantCondition[] | string {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return `${at}: expected ${PAYLOAD_FORM}, got ${shown(payload)}`;
   const conditions: TenantCondition[] = [];
   for (const [key, value] of Object.entries(payload)) {
-    if (!isJsonPath(key)) return `${at}: ${shown(key)} is not a payload key (e.g. "tenant" or "org.id")`;
+    if (!PLAIN_KEY.test(key)) return `${at}: ${shown(key)} is not a plain payload key (e.g. "tenant" or "org.id"; quoted or indexed paths are not taken)`;
     if (typeof value === 'string' || typeof value === 'boolean') conditions.push({ key, value });
     else if (typeof value === 'bigint') conditions.push({ key, value });
     else if (typeof value === 'number' && Number.isSafeInteger(value)) conditions.push({ key, value: BigInt(value) });

@@ -4,6 +4,7 @@
 // (UNAUTHENTICATED). Both are serde structs: a field given twice fails; unknown fields are skipped.
 // Expiry is checked next (PERMISSION_DENIED), then Qdrant's claims validation.
 import { ProxyError } from '../errors.js';
+import { isTenantKey } from './grant-shape.js';
 import { allStringsValid, type JsonValue, parseStrictJson, structFields } from './json-strict.js';
 import type { AccessGrant, CollectionGrant, CollectionMode, TenantCondition, ValueExistsClaim } from './principal.js';
 
@@ -117,7 +118,7 @@ function readTenantConditions(value: JsonValue): TenantCondition[] | null {
   const keys = new Set<string>();
   const out: TenantCondition[] = [];
   for (const { key, keyValid, value: v } of value.entries) {
-    if (!keyValid || keys.has(key) || !isJsonPath(key)) return null;
+    if (!keyValid || keys.has(key) || !isTenantKey(key)) return null;
     keys.add(key);
     const scalar = matchValue(v);
     if (scalar === null) return null;

@@ -283,7 +283,9 @@ async function accessDecisionAsync(engine: Engine, record: CallRecord, decide: (
   try {
     return await decide();
   } catch (err) {
-    if (engine.config.policy_mode.access !== 'shadow' || !(err instanceof ProxyError) || err.status !== Status.PERMISSION_DENIED) throw err;
+    // A tenant's write naming a point that is not its own is a decision too (answered NOT_FOUND as Qdrant would).
+    const decision = err instanceof ProxyError && (err.status === Status.PERMISSION_DENIED || err.code === 'tenant_point_not_found');
+    if (engine.config.policy_mode.access !== 'shadow' || !decision) throw err;
     record.shadowDenied.push(err.message);
     engine.traffic.reportShadowAccess();
     return original;

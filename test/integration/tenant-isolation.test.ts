@@ -11,7 +11,9 @@ import { hs256 } from '../helpers/tokens.js';
 const KEY = 'tenant-isolation-test-master-key-0123';
 const api = loadQdrantApi();
 const enc = (path: string, value: object) => api.methods.get(path)!.request!.encode(value);
+// biome-ignore lint/suspicious/noExplicitAny: decoded protobuf messages, read field by field in assertions
 const dec = (path: string, bytes: Buffer) => api.methods.get(path)!.response!.decode(bytes) as Record<string, any>;
+// biome-ignore lint/suspicious/noExplicitAny: decoded protobuf messages, read field by field in assertions
 const decReq = (path: string, bytes: Buffer) => api.methods.get(path)!.request!.decode(bytes) as Record<string, any>;
 const C = 'shared';
 const payload = (entries: Record<string, unknown>) => Object.entries(entries).map(([key, value]) => ({ key, value }));
@@ -223,6 +225,22 @@ describe("writes: tenant A changes only A's points", () => {
       details: expect.stringContaining('every point must carry tenant: acme'),
     });
     expect((await allPoints()).has(22)).toBe(false);
+  });
+
+  it("UpdateVectors: another tenant's id is answered as an id no point has, and never reaches Qdrant; a filter ending unfinished is refused", async () => {
+    const from = stack.standin.calls.length;
+    const vectors = (id: number) => ({ collection_name: C, wait: true, points: [{ id: { num: id }, vectors: { vector: { data: [0.5, 0.5] } } }] });
+    expect(await call('/qdrant.Points/UpdateVectors', vectors(11))).toMatchObject({ code: 5, details: 'Not found: No point with id 11 found' });
+    expect(await call('/qdrant.Points/UpdateVectors', vectors(999))).toMatchObject({ code: 5, details: 'Not found: No point with id 999 found' });
+    expect(forwardedSince(stack.standin, from).map((c) => c.path)).toEqual(['/qdrant.Points/Scroll', '/qdrant.Points/Scroll']); // the look-ups only
+    expect((await call('/qdrant.Points/UpdateVectors', vectors(1))).code).toBe(0);
+    // A filter whose last field claims the bytes after it (here: the conditions the proxy appends).
+    const swallowing = Buffer.concat([enc('/qdrant.Points/Count', { collection_name: C }), Buffer.from([0x12, 0x02, 0x7a, 0x14])]);
+    expect(await rawUnary(stack.client, '/qdrant.Points/Count', swallowing, md(tenantA))).toMatchObject({
+      code: 3,
+      details: 'Validation error in body: request message could not be decoded',
+    });
+    expect((await call('/qdrant.Points/Count', { collection_name: C, exact: false })).body!.result.count).toBe('4'); // 1, 2, 3, 21
   });
 
   it('a token carrying a payload is refused as Qdrant 1.19 refuses it when tenant isolation is off', async () => {

@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileRules, servedApi } from '../../src/access/compile-rules.js';
-import { compileTenantRules, confine, pointIdKey } from '../../src/access/tenant-confine.js';
+import { compileTenantRules, confine, MAX_FIELDS_PER_REQUEST, pointIdKey } from '../../src/access/tenant-confine.js';
 import { TENANT_TABLE } from '../../src/access/tenant-table.js';
 import { loadQdrantApi } from '../../src/api/qdrant-api.js';
 import type { TenantConditions } from '../../src/auth/principal.js';
 import { ProxyError } from '../../src/errors.js';
-import { readFields } from '../../src/grpc/protobuf.js';
+import { MessageWriter, readFields } from '../../src/grpc/protobuf.js';
 
 const api = servedApi(loadQdrantApi());
 const compiled = compileTenantRules(api);
@@ -16,6 +16,7 @@ const MIXED: TenantConditions = [
   { key: 'active', value: true },
 ];
 const encode = (path: string, value: object) => api.methods.get(path)!.request!.encode(value);
+// biome-ignore lint/suspicious/noExplicitAny: decoded protobuf messages, read field by field in assertions
 const decode = (path: string, bytes: Buffer) => api.methods.get(path)!.request!.decode(bytes) as Record<string, any>;
 const noLookup = async (_scroll: Buffer) => new Set<string>();
 const run = (path: string, value: object, tenant = TENANT, owned = noLookup) => confine(compiled, path, 'docs', encode(path, value), tenant, owned);
@@ -73,6 +74,7 @@ describe('reads: the tenant in every filter', () => {
     const one = encode('/qdrant.Points/Scroll', { collection_name: 'docs', filter: { must: [{ field: { key: 'a', match: { keyword: '1' } } }] } });
     const two = encode('/qdrant.Points/Scroll', { filter: { must: [{ field: { key: 'b', match: { keyword: '2' } } }] } });
     const out = await confine(compiled, '/qdrant.Points/Scroll', 'docs', Buffer.concat([one, two]), TENANT, noLookup);
+    // biome-ignore lint/suspicious/noExplicitAny: decoded protobuf messages, read field by field in assertions
     expect(mustOf(decode('/qdrant.Points/Scroll', out).filter).map((c: any) => c.field.key)).toEqual(['a', 'b', 'tenant']);
   });
 
@@ -269,5 +271,146 @@ describe('fuzz: no filter a client sends widens what the tenant sees (fixed seed
       }),
       { seed: 1612, numRuns: 300 },
     );
+  });
+});
+
+describe('after a red-team review', () => {
+  const field = (n: number, v: Uint8Array) => new MessageWriter().bytes(n, v).finish();
+  /** Filter{must: [tenant = acme]}: the bytes the proxy appends (an attacker knows its own tenant). */
+  const tenantMust = encode('/qdrant.Points/Count', { filter: { must: [tenantCondition] } }).subarray(2);
+  /** A filter value ending in an unfinished unknown field 15 whose length is exactly the appended bytes. */
+  const swallow = (prefix: Buffer = Buffer.alloc(0)) => Buffer.concat([prefix, Buffer.from([0x7a, tenantMust.length])]);
+  const malformed = 'Validation error in body: request message could not be decoded';
+
+  it('a client filter whose last field is unfinished cannot take the tenant in as its own bytes (reads, selectors, update_filter, prefetch)', async () => {
+    const search = Buffer.concat([encode('/qdrant.Points/Search', { collection_name: 'docs', vector: [0.1], limit: 3 }), field(3, swallow())]);
+    await expect(confine(compiled, '/qdrant.Points/Search', 'docs', search, TENANT, noLookup)).rejects.toThrow(malformed);
+    const del = Buffer.concat([encode('/qdrant.Points/Delete', { collection_name: 'docs' }), field(3, field(2, swallow()))]);
+    await expect(confine(compiled, '/qdrant.Points/Delete', 'docs', del, TENANT, noLookup)).rejects.toThrow(malformed);
+    const upsert = Buffer.concat([
+      encode('/qdrant.Points/Upsert', {
+        collection_name: 'docs',
+        points: [{ id: { num: 7 }, vectors: { vector: { data: [1] } }, payload: entries({ tenant: { string_value: 'acme' } }) }],
+      }),
+      field(6, swallow()),
+    ]);
+    await expect(confine(compiled, '/qdrant.Points/Upsert', 'docs', upsert, TENANT, noLookup)).rejects.toThrow(malformed);
+    const prefetch = Buffer.concat([encode('/qdrant.Points/Query', { collection_name: 'docs' }), field(2, field(2, swallow()))]);
+    await expect(confine(compiled, '/qdrant.Points/Query', 'docs', prefetch, TENANT, noLookup)).rejects.toThrow(malformed);
+  });
+
+  it('fuzz (fixed seed): whatever bytes a filter holds, the tenant ends as whole fields of the one filter, or the request is refused', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 40 }), async (junk) => {
+        const request = Buffer.concat([encode('/qdrant.Points/Count', { collection_name: 'docs' }), field(2, junk)]);
+        let out: Buffer;
+        try {
+          out = await confine(compiled, '/qdrant.Points/Count', 'docs', request, TENANT, noLookup);
+        } catch (err) {
+          expect((err as Error).message).toBe(malformed);
+          return;
+        }
+        const filters = readFields(out).filter((f) => f.number === 2);
+        expect(filters).toHaveLength(1);
+        const last = readFields(filters[0]!.bytes!).at(-1)!;
+        expect(last.bytes && field(last.number, last.bytes)).toEqual(tenantMust);
+      }),
+      { seed: 1613, numRuns: 2000 },
+    );
+  });
+
+  it('a request of millions of tiny fields is refused before it costs more than a bounded amount of memory', async () => {
+    const tiny = Buffer.alloc(2 * (MAX_FIELDS_PER_REQUEST + 1));
+    for (let i = 0; i < tiny.length; i += 2) tiny[i] = 0x78; // field 15, varint 0: unknown to Qdrant, skipped by prost
+    const request = Buffer.concat([encode('/qdrant.Points/Count', { collection_name: 'docs' }), tiny]);
+    const before = process.memoryUsage().heapUsed;
+    await expect(confine(compiled, '/qdrant.Points/Count', 'docs', request, TENANT, noLookup)).rejects.toMatchObject({
+      code: 'tenant_request_too_complex',
+      message: `a tenant-bound request may hold at most ${MAX_FIELDS_PER_REQUEST} protobuf fields`,
+    });
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(100 * 1024 * 1024);
+  });
+
+  it('the field cap leaves room for real requests: an upsert of 5,000 points with ten payload keys', async () => {
+    const payload = entries(
+      Object.fromEntries([['tenant', { string_value: 'acme' }], ...Array.from({ length: 9 }, (_, i) => [`k${i}`, { integer_value: i }])]),
+    );
+    const points = Array.from({ length: 5000 }, (_, i) => ({ id: { num: i + 1 }, vectors: { vector: { data: [0.1, 0.2, 0.3] } }, payload }));
+    const out = decode('/qdrant.Points/Upsert', await run('/qdrant.Points/Upsert', { collection_name: 'docs', points }));
+    expect(out.points).toHaveLength(5000);
+  });
+
+  it("Get looks up the collection the call was authorized for, on the request's shard keys", async () => {
+    const request = Buffer.concat([
+      encode('/qdrant.Points/Get', { collection_name: 'docs2', ids: [{ num: 5 }], shard_key_selector: { shard_keys: [{ keyword: 'k1' }] } }),
+      encode('/qdrant.Points/Get', { collection_name: 'docs' }),
+    ]);
+    let asked: ReturnType<typeof decode> | null = null;
+    await confine(compiled, '/qdrant.Points/Get', 'docs', request, TENANT, async (scroll) => {
+      asked = decode('/qdrant.Points/Scroll', scroll);
+      return new Set();
+    });
+    expect(asked).toMatchObject({ collection_name: 'docs', shard_key_selector: { shard_keys: [{ keyword: 'k1' }] } });
+  });
+
+  it('the IDF corpus (params.idf.corpus, a filter) is confined wherever the request sets idf; no idf is added where there is none', async () => {
+    const beta = { must: [{ field: { key: 'tenant', match: { keyword: 'globex' } } }] };
+    const betaLike = { field: expect.objectContaining({ key: 'tenant', match: expect.objectContaining({ keyword: 'globex' }) }) };
+    const search = decode('/qdrant.Points/Search', await run('/qdrant.Points/Search', { collection_name: 'docs', params: { idf: { corpus: beta } } }));
+    expect(mustOf(search.params.idf.corpus)).toEqual([expect.objectContaining(betaLike), expect.objectContaining(tenantLike)]);
+    const global = decode('/qdrant.Points/Search', await run('/qdrant.Points/Search', { collection_name: 'docs', params: { idf: {} } }));
+    expect(mustOf(global.params.idf.corpus)).toEqual([expect.objectContaining(tenantLike)]);
+    // Qdrant refuses `idf` on a search of a vector without the idf modifier: none is added.
+    const plain = decode('/qdrant.Points/Search', await run('/qdrant.Points/Search', { collection_name: 'docs', params: { hnsw_ef: 64 } }));
+    expect(plain.params).toEqual(expect.objectContaining({ hnsw_ef: '64' }));
+    expect(plain.params.idf).toBeUndefined();
+    const query = decode(
+      '/qdrant.Points/Query',
+      await run('/qdrant.Points/Query', {
+        collection_name: 'docs',
+        params: { idf: {} },
+        prefetch: [{ limit: 5, prefetch: [{ limit: 5, params: { idf: { corpus: beta } } }] }],
+      }),
+    );
+    expect(mustOf(query.params.idf.corpus)).toEqual([expect.objectContaining(tenantLike)]);
+    expect(query.prefetch[0].params).toBeUndefined();
+    expect(mustOf(query.prefetch[0].prefetch[0].params.idf.corpus)).toEqual([expect.objectContaining(betaLike), expect.objectContaining(tenantLike)]);
+    for (const path of ['/qdrant.Points/Recommend', '/qdrant.Points/Discover', '/qdrant.Points/SearchGroups', '/qdrant.Points/QueryGroups'])
+      expect(mustOf(decode(path, await run(path, { collection_name: 'docs', params: { idf: {} } })).params.idf.corpus), path).toEqual([
+        expect.objectContaining(tenantLike),
+      ]);
+    const batch = decode(
+      '/qdrant.Points/SearchBatch',
+      await run('/qdrant.Points/SearchBatch', { collection_name: 'docs', search_points: [{ collection_name: 'docs', params: { idf: {} } }] }),
+    );
+    expect(mustOf(batch.search_points[0].params.idf.corpus)).toEqual([expect.objectContaining(tenantLike)]);
+  });
+
+  it('Count is exact: an estimate comes from collection-wide index statistics', async () => {
+    const out = await run('/qdrant.Points/Count', { collection_name: 'docs', exact: false });
+    expect(decode('/qdrant.Points/Count', out).exact).toBe(true);
+  });
+
+  it("UpdateVectors answers NOT_FOUND alike for another tenant's id and a free one; the tenant's own ids go through", async () => {
+    const request = {
+      collection_name: 'docs',
+      points: [
+        { id: { num: 1 }, vectors: { vector: { data: [1] } } },
+        { id: { uuid: 'A0D1A63B-2BD5-4E2A-8F53-B7C1F00D47C7' }, vectors: { vector: { data: [1] } } },
+      ],
+    };
+    let asked: ReturnType<typeof decode> | null = null;
+    const onlyOne = async (scroll: Buffer) => {
+      asked = decode('/qdrant.Points/Scroll', scroll);
+      return new Set(['n:1']);
+    };
+    await expect(run('/qdrant.Points/UpdateVectors', request, TENANT, onlyOne)).rejects.toMatchObject({
+      code: 'tenant_point_not_found',
+      message: 'Not found: No point with id a0d1a63b-2bd5-4e2a-8f53-b7c1f00d47c7 found',
+    });
+    expect(asked).toMatchObject({ collection_name: 'docs', limit: 2 });
+    const both = async () => new Set(['n:1', 'u:a0d1a63b2bd54e2a8f53b7c1f00d47c7']);
+    const out = decode('/qdrant.Points/UpdateVectors', await run('/qdrant.Points/UpdateVectors', request, TENANT, both));
+    expect(mustOf(out.update_filter)).toEqual([expect.objectContaining(tenantLike)]);
   });
 });

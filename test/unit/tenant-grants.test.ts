@@ -91,10 +91,28 @@ describe('tenant-bound grants', () => {
     ]);
     expect(tenantOf(p, 'other')).toBeNull();
     await expect(principalOf(auth({}), token)).rejects.toThrow("access[0].payload: The 'payload' constraint is deprecated and should not be used");
-    for (const bad of ['{"tenant":1.5}', '{"tenant":[1]}', '{"tenant":null}', '{}', '{"a..b":"x"}', '{"tenant":"a","tenant":"b"}']) {
+    for (const bad of [
+      '{"tenant":1.5}',
+      '{"tenant":[1]}',
+      '{"tenant":null}',
+      '{}',
+      '{"a..b":"x"}',
+      '{"tenant":"a","tenant":"b"}',
+      '{"\\"a.b\\"":"x"}',
+      '{"tenant[0]":"x"}',
+      '{"$.tenant":"x"}',
+      '{"ten ant":"x"}',
+    ]) {
       const t = rawHs256(`{"access":[{"collection":"docs","access":"r","payload":${bad}}]}`, KEY);
       await expect(principalOf(auth({ tenantIsolation: true }), t), bad).rejects.toThrow(ProxyError);
     }
+    // Writes are checked against a key's first segment: quoted or indexed tenant keys would blur it.
+    const quoted = rawHs256('{"access":[{"collection":"docs","access":"r","payload":{"\\"a.b\\"":"x"}}]}', KEY);
+    await expect(principalOf(auth({ tenantIsolation: true }), quoted)).rejects.toThrow('access[0].payload: expected {"payload key"');
+    const keysFile = `keys:\n  - id: q\n    hash: ${hashKey(createKey('q'))}\n    access: [{collection: docs, access: r, payload: {'"a.b"': x}}]\n`;
+    expect(() => parseKeysFile(keysFile, 'keys.yaml', Date.now(), { tenantIsolation: true })).toThrow(
+      'access[0].payload: "\\"a.b\\"" is not a plain payload key (e.g. "tenant" or "org.id"; quoted or indexed paths are not taken)',
+    );
   });
 
   it('named keys and patterns: a key may be bound to a tenant on every collection a pattern names', () => {
