@@ -22,6 +22,9 @@ export const ERRORS = {
   // Tenant isolation (auth.tenant_isolation): a request a tenant-bound grant cannot make, and why.
   tenant_refused: { status: Status.PERMISSION_DENIED, message: 'Forbidden: {detail}' },
   tenant_lookup_failed: { status: Status.UNAVAILABLE, message: "the tenant's points could not be looked up; retry later" },
+  /** Qdrant's own answer to the look-up, about the client's ids or collection (its message). */
+  tenant_lookup_invalid: { status: Status.INVALID_ARGUMENT, message: '{detail}' },
+  tenant_lookup_not_found: { status: Status.NOT_FOUND, message: '{detail}' },
   /** Qdrant's answer for an id no point has (lib/collection/src/operations/types.rs:913, "Not found: " from StorageError). */
   tenant_point_not_found: { status: Status.NOT_FOUND, message: 'Not found: No point with id {detail} found' },
   tenant_request_too_complex: { status: Status.RESOURCE_EXHAUSTED, message: 'a tenant-bound request may hold at most {detail} protobuf fields' },

@@ -9,7 +9,7 @@
 import type { FieldInfo, QdrantApi } from '../api/qdrant-api.js';
 import type { TenantConditions } from '../auth/principal.js';
 import { ProxyError } from '../errors.js';
-import { MessageWriter } from '../grpc/protobuf.js';
+import { MessageWriter, varintBytes } from '../grpc/protobuf.js';
 import type { FieldStep } from './request-fields.js';
 import { TENANT_TABLE, type TenantTreatment } from './tenant-table.js';
 
@@ -165,6 +165,12 @@ export async function confine(
   const tenantFilter = encodeTenantFilter(schema, tenant);
   fieldsLeft = MAX_FIELDS_PER_REQUEST;
   try {
+    // Qdrant reads the last of several collection names, the proxy's look-ups and checks the one it
+    // authorized: one name, once, keeps them the same collection.
+    if (treatment.kind !== 'allow' && treatment.kind !== 'refuse') {
+      const name = rule.field('collection_name');
+      if (topLevel(request).filter((f) => f.number === name).length > 1) throw refuse('refused: a request naming its collection more than once');
+    }
     switch (treatment.kind) {
       case 'allow':
         return request;
@@ -185,7 +191,7 @@ export async function confine(
         const points = rule.field('points');
         for (const point of topLevel(request).filter((f) => f.number === points && f.bytes))
           checkTenantPayload(schema, entriesOf(point.bytes!, 3), tenant, refuse);
-        return mergeField(request, rule.field('update_filter'), tenantFilter);
+        return appendFilters(request, [{ parent: [], number: rule.field('update_filter') }], tenantFilter);
       }
       case 'selector': {
         checkPayloadTouch(schema, rule, treatment.payload, request, tenant, refuse);
@@ -227,39 +233,86 @@ function conditionOf(s: Schema, key: string, value: string | bigint | boolean): 
   return new MessageWriter().bytes(s.condition.field, fieldCondition).finish();
 }
 
-/** Merges the tenant's `must` conditions into the filter at every filter path. */
+/** A place a filter is merged: the steps to the message holding it (from `at`), and its field number. */
+interface Cursor {
+  readonly steps: readonly FieldStep[];
+  readonly at: number;
+  readonly number: number;
+}
+
+/**
+ * Merges the tenant's `must` conditions into the filter at every filter path, in one walk of the
+ * request: each message on a path is parsed once, and the new request is made of slices of the
+ * old one, copied once at the end (a deep nesting of prefetches costs no more than a flat one).
+ */
 function appendFilters(request: Buffer, filters: CompiledTenantRule['filters'], conditions: Buffer): Buffer {
-  let out = request;
-  for (const f of filters) out = mergeAt(out, f.parent, 0, f.number, conditions, 0);
-  return out;
+  const out: Buffer[] = [];
+  rewrite(
+    request,
+    filters.map((f) => ({ steps: f.parent, at: 0, number: f.number })),
+    conditions,
+    0,
+    out,
+  );
+  return Buffer.concat(out);
 }
 
-/** In every message at `steps` below `buf` (and in `buf` at the end of the path): field `number` merged into one, `extra` appended to it. */
-function mergeAt(buf: Buffer, steps: readonly FieldStep[], at: number, number: number, extra: Buffer, depth: number): Buffer {
+/**
+ * Pushes the message `buf`, rewritten, onto `out` as slices; returns its length. Every occurrence of
+ * a filter field ending here is replaced by one at the end: the client's values concatenated (as
+ * protobuf merges a message given several times), then `extra`. Fields a path goes through are
+ * rewritten below; all else is kept as it was.
+ */
+function rewrite(buf: Buffer, cursors: readonly Cursor[], extra: Buffer, depth: number, out: Buffer[]): number {
   if (depth > MAX_DEPTH) throw new ProxyError('malformed_request');
-  if (at === steps.length) return mergeField(buf, number, extra);
-  const step = steps[at]!;
-  // A recursive step repeats zero or more times: the path's rest applies here too, and below it stays at this step.
-  const here = step.recursive ? mergeAt(buf, steps, at + 1, number, extra, depth + 1) : buf;
-  const parts: Buffer[] = [];
-  for (const f of rawFields(here)) {
-    if (f.number !== step.number) parts.push(f.raw);
-    else if (f.wire !== 2) throw new ProxyError('malformed_request');
-    else parts.push(field(f.number, mergeAt(f.value, steps, step.recursive ? at : at + 1, number, extra, depth + 1)));
+  const merged = new Map<number, Buffer[]>();
+  const below = new Map<number, Cursor[]>();
+  for (const cursor of cursors) {
+    // A recursive step (prefetch*) repeats zero or more times: the rest of its path applies here too.
+    for (let at = cursor.at; ; at++) {
+      if (at === cursor.steps.length) {
+        merged.set(cursor.number, []);
+        break;
+      }
+      const step = cursor.steps[at]!;
+      below.set(step.number, [...(below.get(step.number) ?? []), { ...cursor, at: step.recursive ? at : at + 1 }]);
+      if (!step.recursive) break;
+    }
   }
-  return Buffer.concat(parts);
+  let length = 0;
+  for (const f of rawFields(buf)) {
+    const values = merged.get(f.number);
+    const next = below.get(f.number);
+    if ((values || next) && f.wire !== 2) throw new ProxyError('malformed_request');
+    if (values) {
+      // Each of the client's values must end where a field ends: an unfinished last field (a length
+      // prefix reaching past its end) would take the appended conditions in as its own bytes.
+      rawFields(f.value);
+      values.push(f.value);
+    } else if (next) {
+      const slot = out.push(EMPTY) - 1;
+      const inner = rewrite(f.value, next, extra, depth + 1, out);
+      out[slot] = lengthHeader(f.number, inner);
+      length += out[slot]!.length + inner;
+    } else {
+      out.push(f.raw);
+      length += f.raw.length;
+    }
+  }
+  for (const [number, values] of merged) {
+    const inner = values.reduce((n, v) => n + v.length, extra.length);
+    const header = lengthHeader(number, inner);
+    out.push(header);
+    for (const v of values) out.push(v);
+    out.push(extra);
+    length += header.length + inner;
+  }
+  return length;
 }
 
-/** The message with every occurrence of field `number` replaced by one: their values concatenated (protobuf's merge), then `extra`. */
-function mergeField(message: Buffer, number: number, extra: Buffer): Buffer {
-  const fields = rawFields(message);
-  const values = fields.filter((f) => f.number === number && f.wire === 2).map((f) => f.value);
-  if (fields.some((f) => f.number === number && f.wire !== 2)) throw new ProxyError('malformed_request');
-  // Each of the client's values must end where a field ends: an unfinished last field (a length
-  // prefix reaching past its end) would take the appended conditions in as its own bytes.
-  for (const value of values) rawFields(value);
-  const rest = fields.filter((f) => f.number !== number).map((f) => f.raw);
-  return Buffer.concat([...rest, field(number, Buffer.concat([...values, extra]))]);
+/** The tag and length of a length-delimited field. */
+function lengthHeader(number: number, length: number): Buffer {
+  return Buffer.from([...varintBytes(number * 8 + 2), ...varintBytes(length)]);
 }
 
 // --- reading ---------------------------------------------------------------------------------------
@@ -485,7 +538,7 @@ function confineSelector(s: Schema, request: Buffer, number: number, tenantFilte
   }
   if (variant === null) throw refuse('a write with no points selector');
   let filter: Buffer;
-  for (const f of filters) rawFields(f); // each ends where a field ends (see mergeField)
+  for (const f of filters) rawFields(f); // each ends where a field ends (see rewrite)
   if (variant === 'filter') filter = Buffer.concat([...filters, tenantFilter]);
   else {
     const hasId = new MessageWriter();

@@ -60,7 +60,7 @@ export function stringField(fields: readonly Field[], number: number): string {
   return field ? field.bytes!.toString('utf8') : '';
 }
 
-function varintBytes(value: number): number[] {
+export function varintBytes(value: number): number[] {
   const out: number[] = [];
   let v = value;
   while (v >= 0x80) {

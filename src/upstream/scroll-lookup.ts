@@ -37,8 +37,16 @@ export function createOwnedIdsLookup(api: QdrantApi, forwarder: Forwarder, timeo
   const method = api.methods.get(SCROLL);
   return async (request) => {
     if (!method?.response) throw new ProxyError('tenant_lookup_failed');
-    const { message } = await ownCall(forwarder, SCROLL, request, timeoutMs, maxReplyBytes);
-    if (!message) throw new ProxyError('tenant_lookup_failed');
+    const { outcome, message } = await ownCall(forwarder, SCROLL, request, timeoutMs, maxReplyBytes);
+    if (!message) {
+      // Qdrant refusing the client's own ids (a malformed UUID) or naming a missing collection: its
+      // answer, as the call itself would have had it; a retry would not help.
+      if (outcome.origin === 'upstream' && outcome.status.code === Status.INVALID_ARGUMENT)
+        throw new ProxyError('tenant_lookup_invalid', { detail: outcome.status.details });
+      if (outcome.origin === 'upstream' && outcome.status.code === Status.NOT_FOUND)
+        throw new ProxyError('tenant_lookup_not_found', { detail: outcome.status.details });
+      throw new ProxyError('tenant_lookup_failed');
+    }
     const result = method.response.decode(message).result;
     const ids = new Set<string>();
     for (const point of Array.isArray(result) ? (result as { id?: { num?: string | number; uuid?: string } }[]) : []) {

@@ -243,6 +243,12 @@ describe("writes: tenant A changes only A's points", () => {
     expect((await call('/qdrant.Points/Count', { collection_name: C, exact: false })).body!.result.count).toBe('4'); // 1, 2, 3, 21
   });
 
+  it("a look-up Qdrant refuses answers with Qdrant's answer, not a retry-later", async () => {
+    const missing = { authorization: `Bearer ${await hs256({ access: [{ collection: 'nope', access: 'rw', payload: { tenant: 'acme' } }] }, KEY)}` };
+    const get = await call('/qdrant.Points/Get', { collection_name: 'nope', ids: [{ num: 1 }] }, missing);
+    expect(get).toMatchObject({ code: 5, details: expect.stringContaining('nope') });
+  });
+
   it('a token carrying a payload is refused as Qdrant 1.19 refuses it when tenant isolation is off', async () => {
     const plain = await startStack({ service: { api_key: KEY, jwt_rbac: true } });
     try {

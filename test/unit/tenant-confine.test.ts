@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { compileRules, servedApi } from '../../src/access/compile-rules.js';
 import { compileTenantRules, confine, MAX_FIELDS_PER_REQUEST, pointIdKey } from '../../src/access/tenant-confine.js';
 import { TENANT_TABLE } from '../../src/access/tenant-table.js';
@@ -19,6 +19,7 @@ const encode = (path: string, value: object) => api.methods.get(path)!.request!.
 // biome-ignore lint/suspicious/noExplicitAny: decoded protobuf messages, read field by field in assertions
 const decode = (path: string, bytes: Buffer) => api.methods.get(path)!.request!.decode(bytes) as Record<string, any>;
 const noLookup = async (_scroll: Buffer) => new Set<string>();
+const field = (n: number, v: Uint8Array) => new MessageWriter().bytes(n, v).finish();
 const run = (path: string, value: object, tenant = TENANT, owned = noLookup) => confine(compiled, path, 'docs', encode(path, value), tenant, owned);
 const refusal = async (path: string, value: object, tenant = TENANT) => {
   try {
@@ -275,7 +276,6 @@ describe('fuzz: no filter a client sends widens what the tenant sees (fixed seed
 });
 
 describe('after a red-team review', () => {
-  const field = (n: number, v: Uint8Array) => new MessageWriter().bytes(n, v).finish();
   /** Filter{must: [tenant = acme]}: the bytes the proxy appends (an attacker knows its own tenant). */
   const tenantMust = encode('/qdrant.Points/Count', { filter: { must: [tenantCondition] } }).subarray(2);
   /** A filter value ending in an unfinished unknown field 15 whose length is exactly the appended bytes. */
@@ -341,10 +341,8 @@ describe('after a red-team review', () => {
   });
 
   it("Get looks up the collection the call was authorized for, on the request's shard keys", async () => {
-    const request = Buffer.concat([
-      encode('/qdrant.Points/Get', { collection_name: 'docs2', ids: [{ num: 5 }], shard_key_selector: { shard_keys: [{ keyword: 'k1' }] } }),
-      encode('/qdrant.Points/Get', { collection_name: 'docs' }),
-    ]);
+    // (A request naming its collection twice is refused: see the second review below.)
+    const request = encode('/qdrant.Points/Get', { collection_name: 'docs', ids: [{ num: 5 }], shard_key_selector: { shard_keys: [{ keyword: 'k1' }] } });
     let asked: ReturnType<typeof decode> | null = null;
     await confine(compiled, '/qdrant.Points/Get', 'docs', request, TENANT, async (scroll) => {
       asked = decode('/qdrant.Points/Scroll', scroll);
@@ -412,5 +410,40 @@ describe('after a red-team review', () => {
     const both = async () => new Set(['n:1', 'u:a0d1a63b2bd54e2a8f53b7c1f00d47c7']);
     const out = decode('/qdrant.Points/UpdateVectors', await run('/qdrant.Points/UpdateVectors', request, TENANT, both));
     expect(mustOf(out.update_filter)).toEqual([expect.objectContaining(tenantLike)]);
+  });
+});
+
+describe('after a second red-team review', () => {
+  it('a request naming its collection more than once is refused (Qdrant reads the last, the look-up the authorized one)', async () => {
+    const twice = (path: string, value: object) =>
+      Buffer.concat([encode(path, { collection_name: 'docs', ...value }), encode(path, { collection_name: 'docs2' })]);
+    for (const [path, value] of [
+      ['/qdrant.Points/Get', { ids: [{ num: 11 }] }],
+      ['/qdrant.Points/UpdateVectors', { points: [{ id: { num: 11 }, vectors: { vector: { data: [1] } } }] }],
+      ['/qdrant.Points/Search', { vector: [1], limit: 1 }],
+      ['/qdrant.Points/Delete', { points: { points: { ids: [{ num: 11 }] } } }],
+    ] as const)
+      await expect(confine(compiled, path, 'docs', twice(path, value), TENANT, noLookup), path).rejects.toThrow(
+        'Forbidden: refused: a request naming its collection more than once (a tenant-bound grant on collection docs)',
+      );
+  });
+
+  it('deeply nested prefetches are rewritten at every level with the request copied about once, not once per level', async () => {
+    let prefetch: object = { limit: 1, filter: { must: [{ field: { key: 'x', match: { keyword: 'y' } } }] } };
+    for (let i = 0; i < 60; i++) prefetch = { limit: 1, prefetch: [prefetch], params: { idf: {} } };
+    const big = Buffer.concat([encode('/qdrant.Points/Query', { collection_name: 'docs', prefetch: [prefetch] }), field(99, Buffer.alloc(4 << 20))]);
+    const spy = vi.spyOn(Buffer, 'concat');
+    try {
+      const out = await confine(compiled, '/qdrant.Points/Query', 'docs', big, TENANT, noLookup);
+      const copied = spy.mock.results.reduce((n, r) => n + (r.value as Buffer).length, 0);
+      expect(copied).toBeLessThan(big.length * 1.1 + (1 << 20));
+      let level = decode('/qdrant.Points/Query', out).prefetch[0];
+      for (let depth = 0; level; depth++, level = level.prefetch?.[0]) {
+        expect(mustOf(level.filter), `depth ${depth}`).toContainEqual(expect.objectContaining(tenantLike));
+        if (level.params) expect(mustOf(level.params.idf.corpus), `depth ${depth}`).toContainEqual(expect.objectContaining(tenantLike));
+      }
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
