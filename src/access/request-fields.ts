@@ -66,7 +66,7 @@ function walk(buf: Uint8Array, start: number, end: number, steps: readonly Field
   }
 }
 
-function readVarint(buf: Uint8Array, pos: number, end: number): [number, number] {
+export function readVarint(buf: Uint8Array, pos: number, end: number): [number, number] {
   let value = 0;
   let multiplier = 1;
   for (let i = 0; i < 10; i++) {

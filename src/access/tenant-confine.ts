@@ -10,7 +10,7 @@ import type { FieldInfo, QdrantApi } from '../api/qdrant-api.js';
 import type { TenantConditions } from '../auth/principal.js';
 import { ProxyError } from '../errors.js';
 import { MessageWriter, varintBytes } from '../grpc/protobuf.js';
-import type { FieldStep } from './request-fields.js';
+import { type FieldStep, readVarint } from './request-fields.js';
 import { TENANT_TABLE, type TenantTreatment } from './tenant-table.js';
 
 const MAX_DEPTH = 64;
@@ -345,7 +345,7 @@ function rawFields(buf: Buffer): RawField[] {
   let pos = 0;
   while (pos < buf.length) {
     const start = pos;
-    const [tag, afterTag] = varint(buf, pos);
+    const [tag, afterTag] = readVarint(buf, pos, buf.length);
     pos = afterTag;
     const number = Math.floor(tag / 8);
     const wire = tag % 8;
@@ -354,7 +354,7 @@ function rawFields(buf: Buffer): RawField[] {
     let valueStart = pos;
     switch (wire) {
       case 0:
-        pos = varint(buf, pos)[1];
+        pos = readVarint(buf, pos, buf.length)[1];
         break;
       case 1:
         pos += 8;
@@ -363,7 +363,7 @@ function rawFields(buf: Buffer): RawField[] {
         pos += 4;
         break;
       case 2: {
-        const [len, afterLen] = varint(buf, pos);
+        const [len, afterLen] = readVarint(buf, pos, buf.length);
         valueStart = afterLen;
         pos = afterLen + len;
         break;
@@ -375,19 +375,6 @@ function rawFields(buf: Buffer): RawField[] {
     out.push(new RawField(number, wire, buf, start, valueStart, pos));
   }
   return out;
-}
-
-function varint(buf: Buffer, pos: number): [number, number] {
-  let value = 0;
-  let multiplier = 1;
-  for (let i = 0; i < 10; i++) {
-    if (pos >= buf.length) throw new ProxyError('malformed_request');
-    const b = buf[pos++]!;
-    value += (b & 0x7f) * multiplier;
-    if (b < 0x80) return [value, pos];
-    multiplier *= 128;
-  }
-  throw new ProxyError('malformed_request');
 }
 
 function topLevel(buf: Buffer): { number: number; bytes: Buffer | null }[] {
@@ -461,7 +448,7 @@ function scalarEquals(s: Schema, f: RawField, value: string | bigint | boolean):
 
 /** The varint value of a whole field (tag then value). */
 function readVarintBig(raw: Buffer): bigint {
-  let pos = varint(raw, 0)[1];
+  let pos = readVarint(raw, 0, raw.length)[1];
   let value = 0n;
   let shift = 0n;
   while (pos < raw.length) {
