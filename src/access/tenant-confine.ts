@@ -167,18 +167,17 @@ export async function confine(
   try {
     // Qdrant reads the last of several collection names, the proxy's look-ups and checks the one it
     // authorized: one name, once, keeps them the same collection.
-    if (treatment.kind !== 'allow' && treatment.kind !== 'refuse') {
-      const name = rule.field('collection_name');
-      if (topLevel(request).filter((f) => f.number === name).length > 1) throw refuse('refused: a request naming its collection more than once');
-    }
+    const decided = treatment.kind === 'allow' || treatment.kind === 'refuse';
+    const top = decided ? [] : topLevel(request);
+    const collectionName = decided ? 0 : rule.field('collection_name');
+    if (top.filter((f) => f.number === collectionName).length > 1) throw refuse('refused: a request naming its collection more than once');
     switch (treatment.kind) {
       case 'allow':
         return request;
       case 'refuse':
         throw refuse(`refused: ${treatment.why}`);
       case 'filter': {
-        for (const f of rule.refuseFields)
-          if (topLevel(request).some((x) => x.number === f.number)) throw refuse(`refused: ${f.name} reads points outside the filter`);
+        for (const f of rule.refuseFields) if (top.some((x) => x.number === f.number)) throw refuse(`refused: ${f.name} reads points outside the filter`);
         if (holdsPointId(compiled.api, request, rule.requestType, rule.idFields, 0))
           throw refuse('refused: a point named by id is read with no filter (give vectors instead of ids)');
         const confined = appendFilters(request, rule.filters, tenantFilter);
@@ -189,8 +188,7 @@ export async function confine(
         return appendFilters(request, rule.filters, tenantFilter);
       case 'upsert': {
         const points = rule.field('points');
-        for (const point of topLevel(request).filter((f) => f.number === points && f.bytes))
-          checkTenantPayload(schema, entriesOf(point.bytes!, 3), tenant, refuse);
+        for (const point of top.filter((f) => f.number === points && f.bytes)) checkTenantPayload(schema, entriesOf(point.bytes!, 3), tenant, refuse);
         return appendFilters(request, [{ parent: [], number: rule.field('update_filter') }], tenantFilter);
       }
       case 'selector': {
