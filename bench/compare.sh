@@ -11,7 +11,8 @@
 #   UPSTREAM_<NAME>     extra upstream keys (YAML flow), e.g. UPSTREAM_b="connections: 4"
 #   NODE_<NAME>         another node binary for this variant (default: node on PATH)
 # Knobs: CALL [count] (count | upsert | search | list), ROUNDS [3], DURATION [5s], RPS [0 = full
-# load], CONCURRENCY [32], CONNECTIONS [4]. Needs `npm run build` and ghz (installed by `make bench`).
+# load], CONCURRENCY [32], CONNECTIONS [4], IDLE_AFTER [30: seconds without calls, then RSS is read
+# again]. Needs `npm run build` and ghz (installed by `make bench`).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -20,8 +21,8 @@ GHZ=.tools/bin/ghz
 CERTS=certs/out
 PROTOSET=proto/qdrant-api.binpb
 CALL="${CALL:-count}" ROUNDS="${ROUNDS:-3}" DURATION="${DURATION:-5s}" RPS="${RPS:-0}"
-CONCURRENCY="${CONCURRENCY:-32}" CONNECTIONS="${CONNECTIONS:-4}"
-(($# > 0)) || { sed -n '2,14p' "$0"; exit 2; }
+CONCURRENCY="${CONCURRENCY:-32}" CONNECTIONS="${CONNECTIONS:-4}" IDLE_AFTER="${IDLE_AFTER:-30}"
+(($# > 0)) || { sed -n '2,15p' "$0"; exit 2; }
 [[ -x "$GHZ" ]] || { echo "compare: $GHZ missing: run \`make bench\` once (it installs ghz)" >&2; exit 1; }
 [[ -f dist/standin/main.js && -f "$PROTOSET" ]] || { echo "compare: run \`npm run build\` first" >&2; exit 1; }
 case "$CALL" in
@@ -92,3 +93,10 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 echo "(not OK: calls cut off when a timed run ends, or failed; CPU includes V8's background threads)"
+# Memory returned after the load: RSS at its end and after IDLE_AFTER seconds without calls (V8
+# shrinks its heap only once allocation has been low for a while).
+rss() { awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$1/status"; }
+declare -A AFTER
+for name in "${NAMES[@]}"; do AFTER[$name]="$(rss "${PID[$name]}")"; done
+sleep "$IDLE_AFTER" # the idle period being measured, not a wait for an event
+for name in "${NAMES[@]}"; do echo "$(printf '%-12s' "$name") RSS ${AFTER[$name]} MB when the load ended, $(rss "${PID[$name]}") MB ${IDLE_AFTER}s later"; done
