@@ -37,6 +37,8 @@ interface Schema {
   readonly value: Readonly<Record<'null' | 'double' | 'integer' | 'string' | 'bool' | 'struct' | 'list', number>>;
   readonly struct: { readonly fields: number };
   readonly pointId: { readonly num: number; readonly uuid: number };
+  readonly shardKey: { readonly keyword: number; readonly number: number };
+  readonly shardKeySelector: { readonly shardKeys: number };
   readonly scroll: {
     readonly collection: number;
     readonly filter: number;
@@ -72,8 +74,14 @@ export interface TenantCompiled {
   readonly api: QdrantApi;
 }
 
-/** Looks up the points of `ids` that are the tenant's (a Scroll upstream); resolves with their ids' keys. */
-export type OwnedIds = (collectionRequest: Buffer) => Promise<Set<string>>;
+/** The tenant's points a look-up found: their ids' keys (pointIdKey) and the shard keys they are under (`k:name` or `n:number`). */
+export interface OwnedPoints {
+  readonly ids: ReadonlySet<string>;
+  readonly shardKeys: ReadonlySet<string>;
+}
+
+/** Looks up the points of `ids` that are the tenant's (a Scroll upstream). */
+export type OwnedIds = (collectionRequest: Buffer) => Promise<OwnedPoints>;
 
 export function compileTenantRules(api: QdrantApi): TenantCompiled {
   if (!api.messageFields('qdrant.Filter') || !api.messageFields('qdrant.PointsSelector')) return { rules: new Map(), schema: null, api };
@@ -106,6 +114,8 @@ export function compileTenantRules(api: QdrantApi): TenantCompiled {
     },
     struct: { fields: num('qdrant.Struct', 'fields') },
     pointId: { num: num('qdrant.PointId', 'num'), uuid: num('qdrant.PointId', 'uuid') },
+    shardKey: { keyword: num('qdrant.ShardKey', 'keyword'), number: num('qdrant.ShardKey', 'number') },
+    shardKeySelector: { shardKeys: num('qdrant.ShardKeySelector', 'shard_keys') },
     scroll: {
       collection: num('qdrant.ScrollPoints', 'collection_name'),
       filter: num('qdrant.ScrollPoints', 'filter'),
@@ -196,7 +206,7 @@ export async function confine(
         return confineSelector(schema, request, rule.field(treatment.selector), tenantFilter, refuse);
       }
       case 'get':
-        return await confineGet(schema, rule, request, collection, tenantFilter, ownedIds);
+        return await confineGet(schema, rule, request, collection, tenantFilter, ownedIds, refuse);
     }
   } catch (err) {
     if (err instanceof ProxyError) throw err;
@@ -535,16 +545,44 @@ function confineSelector(s: Schema, request: Buffer, number: number, tenantFilte
   return Buffer.concat([...rest, field(number, field(s.selector.filter, filter))]);
 }
 
-/** Get: keeps the ids that are the tenant's points (looked up first); the rest of the request as it was. */
-async function confineGet(s: Schema, rule: CompiledTenantRule, request: Buffer, collection: string, tenantFilter: Buffer, ownedIds: OwnedIds): Promise<Buffer> {
+/**
+ * Get: keeps the ids that are the tenant's points (looked up first); the rest of the request as it
+ * was. With custom sharding one id can be used under two shard keys, and a Get over several shards
+ * keeps one point per id, whichever shard answers last: the Get is pinned to the one shard key the
+ * tenant's points were found under, and refused when they are under several.
+ */
+async function confineGet(
+  s: Schema,
+  rule: CompiledTenantRule,
+  request: Buffer,
+  collection: string,
+  tenantFilter: Buffer,
+  ownedIds: OwnedIds,
+  refuse: (why: string) => ProxyError,
+): Promise<Buffer> {
   const idsField = rule.field('ids');
   const fields = rawFields(request);
   const ids = fields.filter((f) => f.number === idsField && f.wire === 2).map((f) => f.value);
   if (ids.length === 0) return request;
   const owned = await lookUp(s, rule, ids, request, collection, tenantFilter, ownedIds);
   fieldsLeft = MAX_FIELDS_PER_REQUEST; // a new stretch of work after the await
-  const kept = fields.filter((f) => f.number !== idsField || (f.wire === 2 && owned.has(pointIdKey(s, f.value))));
-  return Buffer.concat(kept.map((f) => f.raw));
+  if (owned.shardKeys.size > 1) throw refuse("refused: the tenant's points asked for are under several shard keys (send one Get per shard_key_selector)");
+  const selectorField = rule.field('shard_key_selector');
+  const pinned = owned.shardKeys.size === 1;
+  const kept = fields.filter(
+    (f) => (f.number !== idsField || (f.wire === 2 && owned.ids.has(pointIdKey(s, f.value)))) && !(pinned && f.number === selectorField),
+  );
+  const out = kept.map((f) => f.raw);
+  if (pinned) out.push(field(selectorField, field(s.shardKeySelector.shardKeys, encodeShardKey(s, [...owned.shardKeys][0]!))));
+  return Buffer.concat(out);
+}
+
+/** ShardKey{keyword} or ShardKey{number} from `k:name` or `n:number`. */
+function encodeShardKey(s: Schema, key: string): Buffer {
+  const w = new MessageWriter();
+  if (key.startsWith('n:')) w.varintBig(s.shardKey.number, BigInt(key.slice(2)));
+  else w.string(s.shardKey.keyword, key.slice(2));
+  return w.finish();
 }
 
 /**
@@ -559,7 +597,7 @@ async function lookUp(
   collection: string,
   tenantFilter: Buffer,
   ownedIds: OwnedIds,
-): Promise<Set<string>> {
+): Promise<OwnedPoints> {
   const hasId = new MessageWriter();
   for (const id of ids) hasId.bytes(s.hasId.ids, id);
   const filter = Buffer.concat([field(s.filter.must, new MessageWriter().bytes(s.condition.hasId, hasId.finish()).finish()), tenantFilter]);
@@ -592,7 +630,7 @@ async function checkOwned(
   if (ids.length === 0) return;
   const owned = await lookUp(s, rule, ids, request, collection, tenantFilter, ownedIds);
   fieldsLeft = MAX_FIELDS_PER_REQUEST; // a new stretch of work after the await
-  const missing = ids.find((id) => !owned.has(pointIdKey(s, id)));
+  const missing = ids.find((id) => !owned.ids.has(pointIdKey(s, id)));
   if (missing) throw new ProxyError('tenant_point_not_found', { detail: displayId(pointIdKey(s, missing)) });
 }
 

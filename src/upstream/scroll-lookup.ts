@@ -49,7 +49,9 @@ export function createOwnedIdsLookup(api: QdrantApi, forwarder: Forwarder, timeo
     }
     const result = method.response.decode(message).result;
     const ids = new Set<string>();
-    for (const point of Array.isArray(result) ? (result as { id?: { num?: string | number; uuid?: string } }[]) : []) {
+    const shardKeys = new Set<string>();
+    type Point = { id?: { num?: string | number; uuid?: string }; shard_key?: { keyword?: string; number?: string | number } };
+    for (const point of Array.isArray(result) ? (result as Point[]) : []) {
       const id = point.id;
       if (id?.uuid !== undefined && id.uuid !== '')
         ids.add(
@@ -59,7 +61,10 @@ export function createOwnedIdsLookup(api: QdrantApi, forwarder: Forwarder, timeo
             .replace(/[{}-]/g, '')}`,
         );
       else if (id?.num !== undefined) ids.add(`n:${String(id.num)}`);
+      const key = point.shard_key;
+      if (key?.keyword !== undefined) shardKeys.add(`k:${key.keyword}`);
+      else if (key?.number !== undefined) shardKeys.add(`n:${String(key.number)}`);
     }
-    return ids;
+    return { ids, shardKeys };
   };
 }

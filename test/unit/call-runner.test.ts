@@ -35,7 +35,7 @@ function engineWith(keys: { api_key?: string; read_only_api_key?: string; jwt_rb
     logger: silent,
     scroll: async () => ({ ok: true, notFound: false, pointCount: 1 }),
     tenant,
-    ownedIds: async () => new Set(),
+    ownedIds: async () => ({ ids: new Set<string>(), shardKeys: new Set<string>() }),
   });
 }
 

@@ -500,7 +500,7 @@ describe('keys, fetched well', () => {
       scroll: async () => ({ ok: true as const, notFound: false, pointCount: 1 }),
       logger: silent,
       tenant: {} as never,
-      ownedIds: async () => new Set<string>(),
+      ownedIds: async () => ({ ids: new Set<string>(), shardKeys: new Set<string>() }),
     };
     expect(() => buildEngine(config, deps)).toThrow(/key sources/);
   });

@@ -18,7 +18,9 @@ const MIXED: TenantConditions = [
 const encode = (path: string, value: object) => api.methods.get(path)!.request!.encode(value);
 // biome-ignore lint/suspicious/noExplicitAny: decoded protobuf messages, read field by field in assertions
 const decode = (path: string, bytes: Buffer) => api.methods.get(path)!.request!.decode(bytes) as Record<string, any>;
-const noLookup = async (_scroll: Buffer) => new Set<string>();
+/** What a look-up found: the tenant's ids (pointIdKey) and the shard keys they are under. */
+const found = (ids: string[], shardKeys: string[] = []) => ({ ids: new Set(ids), shardKeys: new Set(shardKeys) });
+const noLookup = async (_scroll: Buffer) => found([]);
 const field = (n: number, v: Uint8Array) => new MessageWriter().bytes(n, v).finish();
 const run = (path: string, value: object, tenant = TENANT, owned = noLookup) => confine(compiled, path, 'docs', encode(path, value), tenant, owned);
 const refusal = async (path: string, value: object, tenant = TENANT) => {
@@ -201,7 +203,7 @@ describe('writes', () => {
     let asked: Buffer | null = null;
     const owned = async (scroll: Buffer) => {
       asked = scroll;
-      return new Set(['n:2', 'u:0d1a63bd2bd54e2a8f53b7c1f00d47c7']);
+      return found(['n:2', 'u:0d1a63bd2bd54e2a8f53b7c1f00d47c7']);
     };
     const out = await run(
       '/qdrant.Points/Get',
@@ -346,7 +348,7 @@ describe('after a red-team review', () => {
     let asked: ReturnType<typeof decode> | null = null;
     await confine(compiled, '/qdrant.Points/Get', 'docs', request, TENANT, async (scroll) => {
       asked = decode('/qdrant.Points/Scroll', scroll);
-      return new Set();
+      return found([]);
     });
     expect(asked).toMatchObject({ collection_name: 'docs', shard_key_selector: { shard_keys: [{ keyword: 'k1' }] } });
   });
@@ -400,14 +402,14 @@ describe('after a red-team review', () => {
     let asked: ReturnType<typeof decode> | null = null;
     const onlyOne = async (scroll: Buffer) => {
       asked = decode('/qdrant.Points/Scroll', scroll);
-      return new Set(['n:1']);
+      return found(['n:1']);
     };
     await expect(run('/qdrant.Points/UpdateVectors', request, TENANT, onlyOne)).rejects.toMatchObject({
       code: 'tenant_point_not_found',
       message: 'Not found: No point with id a0d1a63b-2bd5-4e2a-8f53-b7c1f00d47c7 found',
     });
     expect(asked).toMatchObject({ collection_name: 'docs', limit: 2 });
-    const both = async () => new Set(['n:1', 'u:a0d1a63b2bd54e2a8f53b7c1f00d47c7']);
+    const both = async () => found(['n:1', 'u:a0d1a63b2bd54e2a8f53b7c1f00d47c7']);
     const out = decode('/qdrant.Points/UpdateVectors', await run('/qdrant.Points/UpdateVectors', request, TENANT, both));
     expect(mustOf(out.update_filter)).toEqual([expect.objectContaining(tenantLike)]);
   });
@@ -445,5 +447,32 @@ describe('after a second red-team review', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+});
+
+describe('Get on a collection with custom sharding', () => {
+  const request = encode('/qdrant.Points/Get', {
+    collection_name: 'docs',
+    ids: [{ num: 5 }, { num: 7 }],
+    shard_key_selector: { shard_keys: [{ keyword: 'sa' }, { keyword: 'sb' }] },
+  });
+  it("is pinned to the one shard key the tenant's points are under (a Get over several shards keeps one point per id)", async () => {
+    const out = decode(
+      '/qdrant.Points/Get',
+      await confine(compiled, '/qdrant.Points/Get', 'docs', request, TENANT, async () => found(['n:5', 'n:7'], ['k:sa'])),
+    );
+    expect(out.ids).toEqual(like([{ num: '5' }, { num: '7' }]));
+    expect(out.shard_key_selector.shard_keys).toEqual(like([{ keyword: 'sa' }]));
+    const numbered = decode('/qdrant.Points/Get', await confine(compiled, '/qdrant.Points/Get', 'docs', request, TENANT, async () => found(['n:5'], ['n:42'])));
+    expect(numbered.ids).toEqual(like([{ num: '5' }]));
+    expect(numbered.shard_key_selector.shard_keys).toEqual(like([{ number: '42' }]));
+  });
+
+  it('is refused when they are under several; left as sent without shard keys', async () => {
+    await expect(confine(compiled, '/qdrant.Points/Get', 'docs', request, TENANT, async () => found(['n:5', 'n:7'], ['k:sa', 'k:sb']))).rejects.toThrow(
+      "Forbidden: refused: the tenant's points asked for are under several shard keys (send one Get per shard_key_selector) (a tenant-bound grant on collection docs)",
+    );
+    const plain = encode('/qdrant.Points/Get', { collection_name: 'docs', ids: [{ num: 5 }] });
+    expect(await confine(compiled, '/qdrant.Points/Get', 'docs', plain, TENANT, async () => found(['n:5']))).toEqual(plain);
   });
 });
