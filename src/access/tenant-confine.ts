@@ -22,7 +22,7 @@ const MAX_DEPTH = 64;
  * look-up's await): the event loop runs one stretch at a time, so one counter serves.
  */
 export const MAX_FIELDS_PER_REQUEST = 250_000;
-let fieldsLeft = MAX_FIELDS_PER_REQUEST;
+let fieldsLeft = MAX_FIELDS_PER_REQUEST; // reset at the start and after every await in confine()
 const EMPTY = Buffer.alloc(0);
 
 /** Field numbers of the messages the proxy writes or reads itself, from the loaded descriptors. */
@@ -193,9 +193,15 @@ export async function confine(
         const confined = appendFilters(request, rule.filters, tenantFilter);
         return rule.forceTrue.length === 0 ? confined : Buffer.concat([confined, ...rule.forceTrue.map((n) => new MessageWriter().varint(n, 1).finish())]);
       }
-      case 'filter_write':
-        if (rule.ownedIds) await checkOwned(schema, rule, rule.ownedIds, request, collection, tenantFilter, ownedIds);
-        return appendFilters(request, rule.filters, tenantFilter);
+      case 'filter_write': {
+        let body = request;
+        if (rule.ownedIds) {
+          const owned = await checkOwned(schema, rule, rule.ownedIds, request, collection, tenantFilter, ownedIds);
+          fieldsLeft = MAX_FIELDS_PER_REQUEST; // a new stretch of work after the await
+          if (owned) body = pinShardKey(schema, rule, rawFields(request), owned, refuse);
+        }
+        return appendFilters(body, rule.filters, tenantFilter);
+      }
       case 'upsert': {
         const points = rule.field('points');
         for (const point of top.filter((f) => f.number === points && f.bytes)) checkTenantPayload(schema, entriesOf(point.bytes!, 3), tenant, refuse);
@@ -546,10 +552,8 @@ function confineSelector(s: Schema, request: Buffer, number: number, tenantFilte
 }
 
 /**
- * Get: keeps the ids that are the tenant's points (looked up first); the rest of the request as it
- * was. With custom sharding one id can be used under two shard keys, and a Get over several shards
- * keeps one point per id, whichever shard answers last: the Get is pinned to the one shard key the
- * tenant's points were found under, and refused when they are under several.
+ * Get: keeps the ids that are the tenant's points (looked up first), pinned to their shard key
+ * (pinShardKey); the rest of the request as it was.
  */
 async function confineGet(
   s: Schema,
@@ -566,15 +570,8 @@ async function confineGet(
   if (ids.length === 0) return request;
   const owned = await lookUp(s, rule, ids, request, collection, tenantFilter, ownedIds);
   fieldsLeft = MAX_FIELDS_PER_REQUEST; // a new stretch of work after the await
-  if (owned.shardKeys.size > 1) throw refuse("refused: the tenant's points asked for are under several shard keys (send one Get per shard_key_selector)");
-  const selectorField = rule.field('shard_key_selector');
-  const pinned = owned.shardKeys.size === 1;
-  const kept = fields.filter(
-    (f) => (f.number !== idsField || (f.wire === 2 && owned.ids.has(pointIdKey(s, f.value)))) && !(pinned && f.number === selectorField),
-  );
-  const out = kept.map((f) => f.raw);
-  if (pinned) out.push(field(selectorField, field(s.shardKeySelector.shardKeys, encodeShardKey(s, [...owned.shardKeys][0]!))));
-  return Buffer.concat(out);
+  const kept = fields.filter((f) => f.number !== idsField || (f.wire === 2 && owned.ids.has(pointIdKey(s, f.value))));
+  return pinShardKey(s, rule, kept, owned, refuse);
 }
 
 /** ShardKey{keyword} or ShardKey{number} from `k:name` or `n:number`. */
@@ -625,13 +622,28 @@ async function checkOwned(
   collection: string,
   tenantFilter: Buffer,
   ownedIds: OwnedIds,
-): Promise<void> {
+): Promise<OwnedPoints | null> {
   const ids = valuesAt(request, steps, 0);
-  if (ids.length === 0) return;
+  if (ids.length === 0) return null;
   const owned = await lookUp(s, rule, ids, request, collection, tenantFilter, ownedIds);
   fieldsLeft = MAX_FIELDS_PER_REQUEST; // a new stretch of work after the await
   const missing = ids.find((id) => !owned.ids.has(pointIdKey(s, id)));
   if (missing) throw new ProxyError('tenant_point_not_found', { detail: displayId(pointIdKey(s, missing)) });
+  return owned;
+}
+
+/**
+ * The request with its shard keys pinned to the one the tenant's points were found under: a read or
+ * write over several shard keys meets other tenants' points of the same ids (a Get keeps whichever
+ * shard answers last; an UpdateVectors answers NOT_FOUND only where no point has the id).
+ */
+function pinShardKey(s: Schema, rule: CompiledTenantRule, fields: readonly RawField[], owned: OwnedPoints, refuse: (why: string) => ProxyError): Buffer {
+  if (owned.shardKeys.size > 1) throw refuse("refused: the tenant's points asked for are under several shard keys (send one request per shard_key_selector)");
+  if (owned.shardKeys.size === 0) return Buffer.concat(fields.map((f) => f.raw));
+  const selectorField = rule.field('shard_key_selector');
+  const out = fields.filter((f) => f.number !== selectorField).map((f) => f.raw);
+  out.push(field(selectorField, field(s.shardKeySelector.shardKeys, encodeShardKey(s, [...owned.shardKeys][0]!))));
+  return Buffer.concat(out);
 }
 
 /** Values of the length-delimited fields at `steps` (each step one level down). */

@@ -470,9 +470,63 @@ describe('Get on a collection with custom sharding', () => {
 
   it('is refused when they are under several; left as sent without shard keys', async () => {
     await expect(confine(compiled, '/qdrant.Points/Get', 'docs', request, TENANT, async () => found(['n:5', 'n:7'], ['k:sa', 'k:sb']))).rejects.toThrow(
-      "Forbidden: refused: the tenant's points asked for are under several shard keys (send one Get per shard_key_selector) (a tenant-bound grant on collection docs)",
+      "Forbidden: refused: the tenant's points asked for are under several shard keys (send one request per shard_key_selector) (a tenant-bound grant on collection docs)",
     );
     const plain = encode('/qdrant.Points/Get', { collection_name: 'docs', ids: [{ num: 5 }] });
     expect(await confine(compiled, '/qdrant.Points/Get', 'docs', plain, TENANT, async () => found(['n:5']))).toEqual(plain);
+  });
+});
+
+describe('after a third review', () => {
+  it("UpdateVectors is pinned to the shard key the tenant's ids were found under (over several, Qdrant answers NOT_FOUND only where no point has the id)", async () => {
+    const path = '/qdrant.Points/UpdateVectors';
+    const request = encode(path, {
+      collection_name: 'docs',
+      points: [{ id: { num: 5 }, vectors: { vector: { data: [1] } } }],
+      shard_key_selector: { shard_keys: [{ keyword: 'sa' }, { keyword: 'sb' }] },
+    });
+    const out = decode(path, await confine(compiled, path, 'docs', request, TENANT, async () => found(['n:5'], ['k:sa'])));
+    expect(out.shard_key_selector.shard_keys).toEqual(like([{ keyword: 'sa' }]));
+    expect(mustOf(out.update_filter)).toEqual([expect.objectContaining(tenantLike)]);
+    await expect(confine(compiled, path, 'docs', request, TENANT, async () => found(['n:5'], ['k:sa', 'k:sb']))).rejects.toThrow(/several shard keys/);
+  });
+
+  it('the field cap is not shared with a call that runs while this one awaits its look-up', async () => {
+    const path = '/qdrant.Points/UpdateVectors';
+    const update = encode(path, { collection_name: 'docs', points: [{ id: { num: 5 }, vectors: { vector: { data: [1] } } }] });
+    const tiny = Buffer.alloc(2 * (MAX_FIELDS_PER_REQUEST - 10));
+    for (let i = 0; i < tiny.length; i += 2) tiny[i] = 0x78;
+    const count = Buffer.concat([encode('/qdrant.Points/Count', { collection_name: 'docs' }), tiny]);
+    // The other call starts after 0..11 microtask ticks: one of them lands between the look-up's
+    // answer and the rest of the update's confinement.
+    for (let ticks = 0; ticks < 12; ticks++) {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const updating = confine(compiled, path, 'docs', update, TENANT, async () => {
+        await gate;
+        return found(['n:5']);
+      });
+      release();
+      let delay: Promise<unknown> = Promise.resolve();
+      for (let i = 0; i < ticks; i++) delay = delay.then(() => undefined);
+      const counting = delay.then(() => confine(compiled, '/qdrant.Points/Count', 'docs', count, TENANT, noLookup));
+      const [updated] = await Promise.allSettled([updating, counting]);
+      expect(updated.status, `after ${ticks} ticks`).toBe('fulfilled');
+    }
+  });
+
+  it('a pinned shard key is the one found, exactly (odd keywords, u64 numbers); the client fallback is dropped', async () => {
+    const path = '/qdrant.Points/Get';
+    const request = encode(path, {
+      collection_name: 'docs',
+      ids: [{ num: 5 }],
+      shard_key_selector: { shard_keys: [{ keyword: 't' }], fallback: { keyword: 'f' } },
+    });
+    for (const key of ['k:a\u0000b😀\uFEFFn:1', 'n:18446744073709551615', 'k:n:7']) {
+      const out = decode(path, await confine(compiled, path, 'docs', request, TENANT, async () => found(['n:5'], [key])));
+      expect(out.shard_key_selector.fallback).toBeUndefined();
+      const pinned = out.shard_key_selector.shard_keys[0];
+      expect(pinned.keyword !== undefined ? `k:${pinned.keyword}` : `n:${pinned.number}`).toBe(key);
+    }
   });
 });
