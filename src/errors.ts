@@ -1,7 +1,6 @@
 // The one error catalog: a stable code, the gRPC status, and the public message the client sees.
 // Messages for Qdrant's own errors are Qdrant's (and tonic's), byte for byte; see README "Access model".
-import { status as Status } from '@grpc/grpc-js';
-import type { GrpcStatus } from './grpc/status.js';
+import { type GrpcStatus, Status } from './grpc/status.js';
 
 export const ERRORS = {
   missing_credentials: { status: Status.UNAUTHENTICATED, message: 'Must provide an API key or an Authorization bearer token' },

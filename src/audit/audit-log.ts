@@ -2,10 +2,11 @@
 // (field order and names as Qdrant 1.19 writes them), plus the proxy's own `provider` (an identity
 // provider's token), `key_id` (a named key), `jti`, `code` and `duration_ms`.
 // Never holds a credential: the record is built from the principal, not from the metadata.
-import { status as Status } from '@grpc/grpc-js';
+
 import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config/schema.js';
 import type { RequestMetadata } from '../grpc/metadata.js';
+import { Status } from '../grpc/status.js';
 import type { Logger } from '../log/logger.js';
 import { RotatingAuditFile } from './audit-file.js';
 

@@ -2,7 +2,6 @@
 // and handles the process signals (SIGTERM/SIGINT drain and exit 0, SIGHUP reload).
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
 import { AggregatorRegistry } from 'prom-client';
 import { compileRules, servedApi } from '../access/compile-rules.js';
 import { compileTenantRules } from '../access/tenant-confine.js';
@@ -56,9 +55,6 @@ export async function serve(file: string | null): Promise<number> {
   };
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => onSignal(signal));
   const logger = createLogger(config.log_level);
-  // grpc-js (the grpc-js upstream transport) logs through the same JSON lines.
-  grpc.setLogger({ error: (...args: unknown[]) => logger.warn({ grpc_js: args.map(String).join(' ') }, 'grpc-js') });
-  grpc.setLogVerbosity(grpc.logVerbosity.ERROR);
   // Start, reload and stop are always logged, whatever log_level says: supervisors and tests wait on them.
   const lifecycle = logger.child({}, { level: 'info' });
   // What start-up has opened so far, closed again if a later step fails.

@@ -1,7 +1,24 @@
 // gRPC statuses as they cross the wire: the code, the percent-encoded `grpc-message`, trailers.
-import { status as Status } from '@grpc/grpc-js';
-
-export { Status };
+/** The gRPC status codes (the gRPC spec's numbers, as grpc-js's `status` has them; grpc-js itself is loaded only for its upstream transport). */
+export enum Status {
+  OK = 0,
+  CANCELLED = 1,
+  UNKNOWN = 2,
+  INVALID_ARGUMENT = 3,
+  DEADLINE_EXCEEDED = 4,
+  NOT_FOUND = 5,
+  ALREADY_EXISTS = 6,
+  PERMISSION_DENIED = 7,
+  RESOURCE_EXHAUSTED = 8,
+  FAILED_PRECONDITION = 9,
+  ABORTED = 10,
+  OUT_OF_RANGE = 11,
+  UNIMPLEMENTED = 12,
+  INTERNAL = 13,
+  UNAVAILABLE = 14,
+  DATA_LOSS = 15,
+  UNAUTHENTICATED = 16,
+}
 
 export interface GrpcStatus {
   readonly code: Status;

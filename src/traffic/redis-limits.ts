@@ -6,7 +6,8 @@
 // never "refuse everyone"): the caller is told, for the metrics and a log line. After a failure
 // Redis is skipped for a second (no call waits on a Redis that hangs), and no more than 256 checks
 // wait for it at once.
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import type { Limit, Verdict } from './local-limits.js';
 import { depthOf, NOTHING_TO_RELEASE, releaseOnce } from './local-limits.js';
 
@@ -71,7 +72,9 @@ export class RedisLimits {
   private skipUntil = 0;
 
   constructor(private readonly options: RedisLimitsOptions) {
-    this.redis = new Redis(options.url, {
+    // ioredis is loaded only when Redis is configured (~2 MB of heap otherwise held for nothing).
+    const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+    this.redis = new RedisClient(options.url, {
       // Fail fast while Redis is away: the local limits take over; reconnect in the background.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,

@@ -4,10 +4,11 @@
 // answer, which carries content-type); otherwise grpc-js made it up locally.
 
 import type { OutgoingHttpHeaders } from 'node:http2';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { frame } from '../grpc/framing.js';
-import type { GrpcStatus } from '../grpc/status.js';
+import { type GrpcStatus, Status } from '../grpc/status.js';
 import type { ForwardCall, Forwarder, ReplySink, UpstreamOutcome } from './forwarder.js';
+import { grpcJs } from './grpc-js.js';
 import { clientHeaders, upstreamHeaders } from './outgoing-metadata.js';
 
 const identity = (b: Buffer): Buffer => b;
@@ -43,11 +44,12 @@ export class GrpcJsForwarder implements Forwarder {
       const finish = (status: grpc.StatusObject) => {
         removeCancel();
         const fromUpstream = responded || status.metadata.get('content-type').length > 0;
-        if (fromUpstream && status.code === grpc.status.OK && message) sink.write(frame(message));
+        if (fromUpstream && status.code === (Status.OK as number) && message) sink.write(frame(message));
         const trailers = clientHeaders(rawOf(status.metadata)) as GrpcStatus['trailers'];
-        if (fromUpstream) return resolve({ status: { code: status.code, details: status.details, ...(trailers ? { trailers } : {}) }, origin: 'upstream' });
+        if (fromUpstream)
+          return resolve({ status: { code: status.code as number as Status, details: status.details, ...(trailers ? { trailers } : {}) }, origin: 'upstream' });
         // grpc-js reports a call it lost with its connection as CANCELLED too: only the client cancels.
-        const code = status.code === grpc.status.CANCELLED && !call.signal?.cancelled ? grpc.status.UNAVAILABLE : status.code;
+        const code: Status = status.code === (Status.CANCELLED as number) && !call.signal?.cancelled ? Status.UNAVAILABLE : (status.code as number as Status);
         resolve({ status: { code, details: '' }, origin: 'local', detail: status.details });
       };
       let upstream: grpc.ClientUnaryCall | grpc.ClientReadableStream<Buffer>;
@@ -75,7 +77,7 @@ export class GrpcJsForwarder implements Forwarder {
 
 /** Outgoing headers as grpc-js metadata (`-bin` values travel base64-encoded and are decoded here). */
 function toMetadata(headers: OutgoingHttpHeaders): grpc.Metadata {
-  const metadata = new grpc.Metadata();
+  const metadata = new (grpcJs().Metadata)();
   for (const [name, value] of Object.entries(headers)) {
     for (const v of Array.isArray(value) ? value : [String(value)]) {
       if (name.endsWith('-bin')) for (const part of v.split(',')) metadata.add(name, Buffer.from(part.trim(), 'base64'));

@@ -2,11 +2,12 @@
 // mutual TLS as configured (client certificate and CA follow their files), and no 4 MB message cap
 // (Qdrant sets none on gRPC). `upstream.transport` picks the forwarder.
 import { rootCertificates } from 'node:tls';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { ReloadingCertificates } from '../tls/reloading-certificates.js';
 import type { Forwarder } from './forwarder.js';
+import { grpcJs } from './grpc-js.js';
 import { GrpcJsForwarder } from './grpcjs-forwarder.js';
 import { H2Forwarder } from './h2-forwarder.js';
 
@@ -32,7 +33,7 @@ export function createUpstream(config: Readonly<Config>, logger: Logger): Upstre
         logger,
       )
     : null;
-  const forwarder = upstream.transport === 'http2' ? h2Forwarder(config, url, certificates, logger) : grpcJsForwarder(config, url, certificates);
+  const forwarder = upstream.transport === 'http2' ? h2Forwarder(config, url, certificates, logger) : grpcJsForwarder(config, url, certificates, logger);
   certificates?.onReload(() => forwarder.reconnect());
   return { forwarder, certificates };
 }
@@ -54,8 +55,12 @@ function h2Forwarder(config: Readonly<Config>, url: URL, certificates: Reloading
   });
 }
 
-function grpcJsForwarder(config: Readonly<Config>, url: URL, certificates: ReloadingCertificates | null): Forwarder {
+function grpcJsForwarder(config: Readonly<Config>, url: URL, certificates: ReloadingCertificates | null, logger: Logger): Forwarder {
   const { upstream, limits } = config;
+  const grpc = grpcJs();
+  // grpc-js logs through the proxy's JSON lines.
+  grpc.setLogger({ error: (...args: unknown[]) => logger.warn({ grpc_js: args.map(String).join(' ') }, 'grpc-js') });
+  grpc.setLogVerbosity(grpc.logVerbosity.ERROR);
   const port = url.port || (certificates ? '443' : '80');
   const target = `${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${port}`;
   const options: grpc.ChannelOptions = {
