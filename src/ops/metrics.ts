@@ -3,7 +3,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export type BudgetName = 'request_bytes' | 'reply_bytes' | 'anonymous_bytes' | 'calls';
+export type BudgetName = 'request_bytes' | 'reply_bytes' | 'anonymous_bytes' | 'calls' | 'connections';
 
 export type Decision = 'allowed' | 'denied' | 'unauthenticated' | 'no_auth';
 
@@ -118,12 +118,12 @@ export class ProxyMetrics {
     this.upstreamTime.labels(method).observe(seconds);
   }
 
-  /** Reports what the budgets hold (limits.max_buffered_*_bytes, limits.max_calls_in_flight), read at each scrape. */
+  /** Reports what the budgets hold (limits.max_buffered_*_bytes, max_calls_in_flight, max_connections), read at each scrape. */
   watchBudgets(read: () => Readonly<Record<BudgetName, number>>): void {
     if (!this.enabled) return;
     new Gauge({
       name: 'qdrant_auth_proxy_held',
-      help: 'What calls hold right now: request, reply and anonymous bytes in memory, calls in flight.',
+      help: 'What clients hold right now: request, reply and anonymous bytes in memory, calls in flight, open connections.',
       labelNames: ['budget'] as const,
       registers: [this.registry],
       collect() {

@@ -57,6 +57,7 @@ export class ProxyServer {
       reply_bytes: this.replyBudget.inUse,
       anonymous_bytes: this.callLimits.anonymousBudget.inUse,
       calls: callSlots.inUse,
+      connections: this.listener.connectionCount,
     }));
     for (const method of deps.methods.values()) {
       if (method.kind !== 'unary' && method.kind !== 'server_stream') {
