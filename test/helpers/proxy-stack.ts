@@ -79,3 +79,9 @@ export function assertNoClientCredentialUpstream(standin: Standin, upstreamApiKe
     if (!ok) throw new Error(`a client credential reached the upstream: ${call.path} ${JSON.stringify(call.metadata.toJSON())}`);
   }
 }
+
+/** What the proxy's budgets hold now (its /metrics `qdrant_auth_proxy_held{budget}`). */
+export async function held(proxy: RunningProxy, budget: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${proxy.metricsPort}/metrics`)).text();
+  return Number(new RegExp(`^qdrant_auth_proxy_held\\{budget="${budget}"\\} (\\d+)`, 'm').exec(text)?.[1]);
+}

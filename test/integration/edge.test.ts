@@ -4,8 +4,9 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestNaming } from '../helpers/access-expectations.js';
 import { testCerts } from '../helpers/certs.js';
-import { forwardedSince, overrideForTest, type Stack, startStack } from '../helpers/proxy-stack.js';
+import { forwardedSince, held, overrideForTest, type Stack, startStack } from '../helpers/proxy-stack.js';
 import { md, rawClient, rawUnary } from '../helpers/raw-client.js';
+import { until } from '../helpers/wait.js';
 
 const certs = testCerts();
 const reached = (stack: Stack, path: string, before: number) => forwardedSince(stack.standin, before).some((c) => c.path === path);
@@ -78,6 +79,7 @@ describe('limits', () => {
     // Separate subchannel pools: one TCP connection per client.
     const clients = [0, 1, 2].map(() => rawClient(stack.proxy.address, undefined, { 'grpc.use_local_subchannel_pool': 1 }));
     stack.client.close(); // the shared client holds one of the two
+    await until(async () => (await held(stack.proxy, 'connections')) === 0); // until the proxy has let it go
     const codes: number[] = [];
     for (const c of clients) codes.push((await rawUnary(c, '/qdrant.Collections/List', Buffer.alloc(0), undefined, { deadline: Date.now() + 2000 })).code);
     expect(codes.slice(0, 2)).toEqual([0, 0]);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { servedApi } from '../../src/access/compile-rules.js';
 import { loadQdrantApi } from '../../src/api/qdrant-api.js';
-import { forwardedSince, overrideForTest, type Stack, startStack, upstreamConfig } from '../helpers/proxy-stack.js';
+import { forwardedSince, held, overrideForTest, type Stack, startStack, upstreamConfig } from '../helpers/proxy-stack.js';
 import { md, rawClient, rawUnary } from '../helpers/raw-client.js';
 import { FRAME, grpcMessage, rawCall, rssMb } from '../helpers/raw-h2.js';
 import { hs256, rawHs256 } from '../helpers/tokens.js';
@@ -56,12 +56,6 @@ function h2call(session: ClientHttp2Session, path: string, headers: Record<strin
     if (end) req.end();
   });
 }
-
-/** What the proxy's budgets hold now (its /metrics). */
-const held = async (stack: Stack, budget: string) => {
-  const text = await (await fetch(`http://127.0.0.1:${stack.proxy.metricsPort}/metrics`)).text();
-  return Number(new RegExp(`^qdrant_auth_proxy_held\\{budget="${budget}"\\} (\\d+)`, 'm').exec(text)?.[1]);
-};
 
 const openSession = (stack: Stack) =>
   new Promise<ClientHttp2Session>((resolve, reject) => {
@@ -214,7 +208,7 @@ describe('memory: nothing is read before authentication, and what is read is bou
       return prefix;
     };
     const first = h2call(session, '/qdrant.Points/Upsert', { 'api-key': KEY }, claim(100), false); // holds 100 MiB of the 160
-    await until(async () => (await held(stack, 'request_bytes')) === 100 * 1024 * 1024);
+    await until(async () => (await held(stack.proxy, 'request_bytes')) === 100 * 1024 * 1024);
     const second = await h2call(session, '/qdrant.Points/Upsert', { 'api-key': KEY }, claim(100), false);
     expect([second.status, second.message]).toEqual([
       String(grpc.status.RESOURCE_EXHAUSTED),
@@ -224,7 +218,7 @@ describe('memory: nothing is read before authentication, and what is read is bou
     expect((await first).status).toBe(String(grpc.status.DEADLINE_EXCEEDED)); // its body never came
     session.close();
     expect((await list(stack)).code).toBe(0);
-    await until(async () => (await held(stack, 'request_bytes')) === 0); // released when the call ended
+    await until(async () => (await held(stack.proxy, 'request_bytes')) === 0); // released when the call ended
   });
 });
 
@@ -319,9 +313,9 @@ describe('connection slots free in seconds, whatever the peer does', () => {
   ] as const) {
     it(what, async () => {
       // A connection closed by the client (an earlier test's) may still hold its slot for a moment.
-      await until(async () => (await held(stack, 'connections')) === 0);
+      await until(async () => (await held(stack.proxy, 'connections')) === 0);
       const sockets = await holdSlots(4, speak);
-      await until(async () => (await held(stack, 'connections')) === 4);
+      await until(async () => (await held(stack.proxy, 'connections')) === 4);
       expect(await callWorks()).toBe(false); // every slot is taken
       const started = Date.now();
       await until(callWorks, 6000);
