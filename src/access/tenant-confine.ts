@@ -670,12 +670,15 @@ export function pointIdKey(s: Pick<Schema, 'pointId'>, id: Buffer): string {
   for (const f of rawFields(id)) {
     if (f.number === s.pointId.num && f.wire === 0) key = `n:${readVarintBig(f.raw)}`;
     // A UUID in any of the forms Qdrant parses (hyphenated, simple, braced, urn) compares by its digits.
-    else if (f.number === s.pointId.uuid && f.wire === 2)
-      key = `u:${f.value
-        .toString('utf8')
-        .toLowerCase()
-        .replace(/^urn:uuid:/, '')
-        .replace(/[{}-]/g, '')}`;
+    else if (f.number === s.pointId.uuid && f.wire === 2) key = uuidKey(f.value.toString('utf8'));
   }
   return key;
+}
+
+/** `u:<32 hex digits>`: a UUID in any of the forms Qdrant parses (hyphenated, simple, braced, urn), as ids compare. */
+export function uuidKey(uuid: string): string {
+  return `u:${uuid
+    .toLowerCase()
+    .replace(/^urn:uuid:/, '')
+    .replace(/[{}-]/g, '')}`;
 }

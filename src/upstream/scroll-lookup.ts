@@ -1,5 +1,5 @@
 // value_exists look-ups go upstream as a plain Points/Scroll through the proxy's own credential.
-import type { OwnedIds } from '../access/tenant-confine.js';
+import { type OwnedIds, uuidKey } from '../access/tenant-confine.js';
 import type { QdrantApi } from '../api/qdrant-api.js';
 import type { ScrollFn } from '../auth/value-exists.js';
 import { ProxyError } from '../errors.js';
@@ -53,13 +53,7 @@ export function createOwnedIdsLookup(api: QdrantApi, forwarder: Forwarder, timeo
     type Point = { id?: { num?: string | number; uuid?: string }; shard_key?: { keyword?: string; number?: string | number } };
     for (const point of Array.isArray(result) ? (result as Point[]) : []) {
       const id = point.id;
-      if (id?.uuid !== undefined && id.uuid !== '')
-        ids.add(
-          `u:${id.uuid
-            .toLowerCase()
-            .replace(/^urn:uuid:/, '')
-            .replace(/[{}-]/g, '')}`,
-        );
+      if (id?.uuid !== undefined && id.uuid !== '') ids.add(uuidKey(id.uuid));
       else if (id?.num !== undefined) ids.add(`n:${String(id.num)}`);
       const key = point.shard_key;
       if (key?.keyword !== undefined) shardKeys.add(`k:${key.keyword}`);
