@@ -147,6 +147,7 @@ export async function serve(file: string | null): Promise<number> {
       metrics.setUpstreamUp(up);
     });
     opened.push(() => server.forceShutdown());
+    await limiter.connected();
     const port = await server.listen();
     const certReloadMs = (config.tls.cert_ttl ?? 3600) * 1000;
     serverTls.certificates?.start(certReloadMs);

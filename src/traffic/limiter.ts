@@ -37,12 +37,18 @@ export class Limiter {
     return this.redis.take(identity, limit, weight).then((verdict) => verdict ?? this.local.take(identity, limit, weight, this.options.now()));
   }
 
+  /** Resolves once the store can decide: at once locally; with Redis, once connected or given up on. */
+  async connected(): Promise<void> {
+    if (!this.redis || (await this.redis.connected())) return;
+    this.observeRedis(0, false, false);
+  }
+
   close(): void {
     this.redis?.close();
   }
 
-  private observeRedis(seconds: number, ok: boolean): void {
-    this.options.onRedis?.(seconds, ok);
+  private observeRedis(seconds: number, ok: boolean, isCheck = true): void {
+    if (isCheck) this.options.onRedis?.(seconds, ok);
     if (ok === this.redisUp) return;
     this.redisUp = ok;
     this.options.onStore?.(ok ? 'redis' : 'local');

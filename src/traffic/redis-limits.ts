@@ -5,7 +5,7 @@
 // cannot answer within `redis_timeout_ms`, the local limits decide instead (never "unlimited",
 // never "refuse everyone"): the caller is told, for the metrics and a log line. After a failure
 // Redis is skipped for a second (no call waits on a Redis that hangs), and no more than 256 checks
-// wait for it at once.
+// wait for it at once. Serving starts once the first connection is up (or has failed).
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
 import type { Limit, Verdict } from './local-limits.js';
@@ -70,8 +70,10 @@ export class RedisLimits {
   private readonly processId = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   private pending = 0;
   private skipUntil = 0;
+  private readonly connectTimeoutMs: number;
 
   constructor(private readonly options: RedisLimitsOptions) {
+    this.connectTimeoutMs = Math.max(1000, options.timeoutMs);
     // ioredis is loaded only when Redis is configured (~2 MB of heap otherwise held for nothing).
     const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
     this.redis = new RedisClient(options.url, {
@@ -79,7 +81,7 @@ export class RedisLimits {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: options.timeoutMs,
-      connectTimeout: Math.max(1000, options.timeoutMs),
+      connectTimeout: this.connectTimeoutMs,
       retryStrategy: (times) => Math.min(times * 200, 2000),
       keepAlive: 5000, // a Redis gone without closing the connection is noticed
       lazyConnect: false,
@@ -127,6 +129,28 @@ export class RedisLimits {
     } finally {
       this.pending--;
     }
+  }
+
+  /**
+   * Whether Redis got connected within its connect timeout. The proxy waits for this before serving:
+   * until the first connection is up every check would fail at once (no offline queue), so each
+   * process would apply the limits on its own during start-up.
+   */
+  connected(): Promise<boolean> {
+    if (this.redis.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.redis.off('ready', onReady);
+        this.redis.off('error', onError);
+        resolve(ok);
+      };
+      const onReady = () => done(true);
+      const onError = () => done(false);
+      const timer = setTimeout(onError, this.connectTimeoutMs);
+      this.redis.once('ready', onReady);
+      this.redis.once('error', onError);
+    });
   }
 
   close(): void {

@@ -2,7 +2,7 @@
 // per call with trusted proxies), rate and concurrency limits (local, and shared through a real
 // redis-server by two proxy processes), the fallback when Redis is away, and shadow mode.
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
@@ -246,6 +246,36 @@ describe('limits shared through Redis', () => {
     } finally {
       ca.close();
       cb.close();
+    }
+  });
+
+  it('serving starts once Redis is connected: the first call is already decided by Redis, on a slow connect', async () => {
+    // A relay that takes 500 ms to reach Redis (as a slow network would): a proxy that served before
+    // its first connection was up would decide its first calls locally.
+    const relay = createServer((client) => {
+      client.pause();
+      const timer = setTimeout(() => {
+        const server = connect(redis.port, '127.0.0.1', () => client.pipe(server).pipe(client) && client.resume());
+        server.on('error', () => client.destroy());
+      }, 500);
+      client.on('error', () => undefined);
+      client.on('close', () => clearTimeout(timer));
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    try {
+      const proxy = await proxyWith(`redis://127.0.0.1:${(relay.address() as AddressInfo).port}`, 5000);
+      const client = rawClient(proxy.address);
+      try {
+        expect((await list(client, { 'api-key': KEY })).code).toBe(0);
+        const metrics = await get(proxy.metricsPort!, '/metrics');
+        expect(metrics).toMatch(/qdrant_auth_proxy_rate_limit_redis_seconds_count\{result="ok"\} 1\n/);
+        expect(metrics).not.toMatch(/qdrant_auth_proxy_rate_limit_redis_seconds_count\{result="error"\} [1-9]/);
+        expect(metrics).toMatch(/qdrant_auth_proxy_rate_limit_store\{store="redis"\} 1/);
+      } finally {
+        client.close();
+      }
+    } finally {
+      relay.close();
     }
   });
 
