@@ -13,6 +13,9 @@
 # Knobs: CALL [count] (count | upsert | search | list), ROUNDS [3], DURATION [5s], RPS [0 = full
 # load], CONCURRENCY [32], CONNECTIONS [4], IDLE_AFTER [30: seconds without calls, then RSS is read
 # again]. Needs `npm run build` and ghz (installed by `make bench`).
+# LOADGEN=h2load: the lean set instead (bench/lean.mjs): h2load pinned to CPU 0, 8 connections x 16
+# streams, against a minimal node:http2 upstream in plaintext (CALL count or search; RPS in calls/s);
+# AUTH=jwt gives every variant jwt_rbac and sends a collection token (both modes).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -22,8 +25,14 @@ CERTS=certs/out
 PROTOSET=proto/qdrant-api.binpb
 CALL="${CALL:-count}" ROUNDS="${ROUNDS:-3}" DURATION="${DURATION:-5s}" RPS="${RPS:-0}"
 CONCURRENCY="${CONCURRENCY:-32}" CONNECTIONS="${CONNECTIONS:-4}" IDLE_AFTER="${IDLE_AFTER:-30}"
-(($# > 0)) || { sed -n '2,15p' "$0"; exit 2; }
-[[ -x "$GHZ" ]] || { echo "compare: $GHZ missing: run \`make bench\` once (it installs ghz)" >&2; exit 1; }
+LOADGEN="${LOADGEN:-ghz}" AUTH="${AUTH:-}"
+(($# > 0)) || { sed -n '2,18p' "$0"; exit 2; }
+if [[ "$LOADGEN" == h2load ]]; then
+  command -v h2load >/dev/null || bash scripts/ensure-h2load.sh
+  [[ "$CALL" == count || "$CALL" == search ]] || { echo "compare: LOADGEN=h2load takes CALL count or search" >&2; exit 2; }
+else
+  [[ -x "$GHZ" ]] || { echo "compare: $GHZ missing: run \`make bench\` once (it installs ghz)" >&2; exit 1; }
+fi
 [[ -f dist/standin/main.js && -f "$PROTOSET" ]] || { echo "compare: run \`npm run build\` first" >&2; exit 1; }
 case "$CALL" in
   count) METHOD=qdrant.Points/Count DATA=count.json ;;
@@ -41,11 +50,34 @@ node bench/bench.mjs data "$TMP" >/dev/null
 # wait_port LOGFILE: the port from the server's "listening" log line (shared with demo and interop).
 source scripts/wait-port.sh
 
-node dist/standin/main.js --port 0 --tls-cert "$CERTS/upstream.pem" --tls-key "$CERTS/upstream-key.pem" --tls-ca "$CERTS/ca.pem" >"$TMP/upstream.log" 2>&1 &
-UPSTREAM_PORT="$(wait_port "$TMP/upstream.log")"
-DIRECT=(--cacert "$CERTS/ca.pem" --cert "$CERTS/proxy-client.pem" --key "$CERTS/proxy-client-key.pem" --cname localhost)
-"$GHZ" --protoset "$PROTOSET" --call qdrant.Collections/Create "${DIRECT[@]}" --data-file "$TMP/create.json" -n 1 -c 1 "127.0.0.1:$UPSTREAM_PORT" >/dev/null
-"$GHZ" --protoset "$PROTOSET" --call qdrant.Points/Upsert "${DIRECT[@]}" --data-file "$TMP/upsert.json" -n 10 -c 1 "127.0.0.1:$UPSTREAM_PORT" >/dev/null
+if [[ "$LOADGEN" == h2load ]]; then
+  node bench/lean-upstream.mjs >"$TMP/upstream.log" 2>&1 &
+  UPSTREAM_PORT="$(wait_port "$TMP/upstream.log")"
+  UPSTREAM_YAML="url: \"http://127.0.0.1:$UPSTREAM_PORT\""
+  node -e '
+    const [dir] = process.argv.slice(1);
+    const frame = (m) => { const h = Buffer.alloc(5); h.writeUInt32BE(m.length, 1); return Buffer.concat([h, m]); };
+    const v = Buffer.alloc(768 * 4); for (let i = 0; i < 768; i++) v.writeFloatLE(Math.sin(i), i * 4);
+    const name = Buffer.from([0x0a, 5, ...Buffer.from("bench")]);
+    require("node:fs").writeFileSync(`${dir}/search.bin`, frame(Buffer.concat([name, Buffer.from([0x12, 0x80, 0x18]), v, Buffer.from([0x20, 10])])));
+    require("node:fs").writeFileSync(`${dir}/count.bin`, frame(Buffer.concat([name, Buffer.from([0x18, 0])])));
+  ' "$TMP"
+else
+  node dist/standin/main.js --port 0 --tls-cert "$CERTS/upstream.pem" --tls-key "$CERTS/upstream-key.pem" --tls-ca "$CERTS/ca.pem" >"$TMP/upstream.log" 2>&1 &
+  UPSTREAM_PORT="$(wait_port "$TMP/upstream.log")"
+  UPSTREAM_YAML="url: \"https://127.0.0.1:$UPSTREAM_PORT\", ca_cert: $CERTS/ca.pem, cert: $CERTS/proxy-client.pem, key: $CERTS/proxy-client-key.pem, server_name: localhost"
+  DIRECT=(--cacert "$CERTS/ca.pem" --cert "$CERTS/proxy-client.pem" --key "$CERTS/proxy-client-key.pem" --cname localhost)
+  "$GHZ" --protoset "$PROTOSET" --call qdrant.Collections/Create "${DIRECT[@]}" --data-file "$TMP/create.json" -n 1 -c 1 "127.0.0.1:$UPSTREAM_PORT" >/dev/null
+  "$GHZ" --protoset "$PROTOSET" --call qdrant.Points/Upsert "${DIRECT[@]}" --data-file "$TMP/upsert.json" -n 10 -c 1 "127.0.0.1:$UPSTREAM_PORT" >/dev/null
+fi
+AUTH_YAML="" AUTH_ENV=() AUTH_HEADER=()
+if [[ "$AUTH" == jwt ]]; then
+  KEY="compare-$(node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("hex"))')"
+  AUTH_YAML=", jwt_rbac: true" AUTH_ENV=(QDRANT__SERVICE__API_KEY="$KEY")
+  TOKEN="$(env "${AUTH_ENV[@]}" node dist/cli/main.js token --access '[{"collection":"bench","access":"rw"}]')"
+  AUTH_HEADER=(authorization "Bearer $TOKEN")
+  printf '{"authorization":"Bearer %s"}\n' "$TOKEN" >"$TMP/md.json"
+fi
 
 declare -A PID PORT
 NAMES=()
@@ -57,29 +89,67 @@ for spec in "$@"; do
   extra="${!upstream_var:-}"
   cat >"$TMP/$name.yaml" <<EOF
 log_level: INFO
-service: { host: 127.0.0.1, grpc_port: 0 }
-upstream: { url: "https://127.0.0.1:$UPSTREAM_PORT", ca_cert: $CERTS/ca.pem, cert: $CERTS/proxy-client.pem, key: $CERTS/proxy-client-key.pem, server_name: localhost${extra:+, $extra} }
+service: { host: 127.0.0.1, grpc_port: 0$AUTH_YAML }
+upstream: { $UPSTREAM_YAML${extra:+, $extra} }
 metrics: { port: 0 }
 EOF
   read -ra flags <<<"${!flags_var:-}"
-  "$node_bin" "${flags[@]}" "$dist/cli/main.js" serve --config "$TMP/$name.yaml" >"$TMP/$name.log" 2>&1 &
+  env "${AUTH_ENV[@]}" "$node_bin" "${flags[@]}" "$dist/cli/main.js" serve --config "$TMP/$name.yaml" >"$TMP/$name.log" 2>&1 &
   PID[$name]=$!
   PORT[$name]="$(wait_port "$TMP/$name.log")"
   NAMES+=("$name")
   echo "$name: $dist, node $("$node_bin" --version) ${!flags_var:-} ${extra:+(upstream: $extra)} idle RSS $(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/${PID[$name]}/status") MB"
 done
 
-load=(--protoset "$PROTOSET" --call "$METHOD" --insecure --data-file "$TMP/$DATA" -c "$CONCURRENCY" --connections "$CONNECTIONS")
-((RPS > 0)) && load+=(--rps "$RPS")
-for name in "${NAMES[@]}"; do "$GHZ" "${load[@]}" -z 2s "127.0.0.1:${PORT[$name]}" >/dev/null; done # warm-up
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hwm() { awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$1/status"; }
 CLK="$(getconf CLK_TCK)"
 rate="full load"
 ((RPS > 0)) && rate="$RPS calls/s"
-echo "$METHOD, $rate, $ROUNDS interleaved rounds of $DURATION (ghz -c $CONCURRENCY --connections $CONNECTIONS)"
+if [[ "$LOADGEN" == h2load ]]; then
+  h2=(-c 8 -m 16 -H "content-type: application/grpc" -H "te: trailers" -d "$TMP/$CALL.bin")
+  ((${#AUTH_HEADER[@]})) && h2+=(-H "${AUTH_HEADER[0]}: ${AUTH_HEADER[1]}")
+  ((RPS > 0)) && h2+=(--rps "$(((RPS + 7) / 8))")
+  path="/$METHOD"
+  for name in "${NAMES[@]}"; do
+    # h2load counts a gRPC refusal (HTTP 200) as a success: one call first, its grpc-status checked.
+    node -e '
+      const [port, path, file, auth] = process.argv.slice(1);
+      const s = require("node:http2").connect(`http://127.0.0.1:${port}`);
+      const r = s.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...(auth ? { authorization: auth } : {}) });
+      let status; r.on("response", (h) => (status = h["grpc-status"])); r.on("trailers", (t) => (status = t["grpc-status"] ?? status));
+      r.on("data", () => {}); r.on("end", () => { s.close(); if (status !== "0") { console.error(`compare: ${path} answered grpc-status ${status}`); process.exit(1); } });
+      r.end(require("node:fs").readFileSync(file));
+    ' "${PORT[$name]}" "$path" "$TMP/$CALL.bin" "${AUTH_HEADER[1]:-}"
+    taskset -c 0 h2load "${h2[@]}" -D 2 "http://127.0.0.1:${PORT[$name]}$path" >/dev/null # warm-up
+  done
+  echo "$METHOD, $rate, $ROUNDS interleaved rounds of $DURATION (h2load -c 8 -m 16 on CPU 0, lean upstream${AUTH:+, $AUTH})"
+else
+  load=(--protoset "$PROTOSET" --call "$METHOD" --insecure --data-file "$TMP/$DATA" -c "$CONCURRENCY" --connections "$CONNECTIONS")
+  ((RPS > 0)) && load+=(--rps "$RPS")
+  [[ "$AUTH" == jwt ]] && load+=(--metadata-file "$TMP/md.json")
+  for name in "${NAMES[@]}"; do "$GHZ" "${load[@]}" -z 2s "127.0.0.1:${PORT[$name]}" >/dev/null; done # warm-up
+  echo "$METHOD, $rate, $ROUNDS interleaved rounds of $DURATION (ghz -c $CONCURRENCY --connections $CONNECTIONS${AUTH:+, $AUTH})"
+fi
 for round in $(seq "$ROUNDS"); do
   for name in "${NAMES[@]}"; do
     before="$(ticks "${PID[$name]}")"
+    if [[ "$LOADGEN" == h2load ]]; then
+      rm -f "$TMP/h2load.log"
+      taskset -c 0 h2load "${h2[@]}" -D "${DURATION%s}" --log-file "$TMP/h2load.log" "http://127.0.0.1:${PORT[$name]}$path" >"$TMP/h2load.out"
+      used=$(($(ticks "${PID[$name]}") - before))
+      node -e '
+        const [out, log, name, round, ticks, clk, hwm] = process.argv.slice(1);
+        const fs = require("node:fs");
+        const text = fs.readFileSync(out, "utf8");
+        const ok = Number(text.match(/(\d+) succeeded/)[1]);
+        const rps = Number(text.match(/([\d.]+) req\/s/)[1]);
+        const ms = fs.readFileSync(log, "utf8").trim().split("\n").map((l) => Number(l.split("\t")[2]) / 1000).sort((a, b) => a - b);
+        const q = (p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))];
+        console.log(`${name.padEnd(12)} round ${round}  ${rps.toFixed(0).padStart(6)} calls/s  ${(((ticks / clk) * 1000) / ok).toFixed(3)} ms CPU/call  p50 ${q(0.5).toFixed(2)} p99 ${q(0.99).toFixed(2)} ms  not OK ${text.match(/(\d+) failed/)[1]}  peak RSS ${hwm} MB`);
+      ' "$TMP/h2load.out" "$TMP/h2load.log" "$name" "$round" "$used" "$CLK" "$(hwm "${PID[$name]}")"
+      continue
+    fi
     "$GHZ" "${load[@]}" -z "$DURATION" --format json "127.0.0.1:${PORT[$name]}" >"$TMP/$name.json"
     used=$(($(ticks "${PID[$name]}") - before))
     node -e '
@@ -89,7 +159,7 @@ for round in $(seq "$ROUNDS"); do
       const p = Object.fromEntries((r.latencyDistribution ?? []).map((x) => [x.percentage, x.latency / 1e6]));
       const cpu = ok ? ((ticks / clk) * 1000) / ok : NaN;
       console.log(`${name.padEnd(12)} round ${round}  ${(ok / (r.total / 1e9)).toFixed(0).padStart(6)} calls/s  ${cpu.toFixed(3)} ms CPU/call  p50 ${p[50]?.toFixed(2)} p99 ${p[99]?.toFixed(2)} ms  not OK ${r.count - ok}  peak RSS ${hwm} MB`);
-    ' "$TMP/$name.json" "$name" "$round" "$used" "$CLK" "$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/${PID[$name]}/status")"
+    ' "$TMP/$name.json" "$name" "$round" "$used" "$CLK" "$(hwm "${PID[$name]}")"
   done
 done
 echo "(not OK: calls cut off when a timed run ends, or failed; CPU includes V8's background threads)"

@@ -27,6 +27,8 @@
 #       transport  the grpc-js transport rows
 #       tls        the TLS and mutual-TLS listener rows (count and rate tables)
 #       rate       the fixed-rate (latency) tables
+#       lean       the hop alone: h2load (pinned to one core) -> nginx / proxy -> a minimal node:http2
+#                  upstream (bench/lean.mjs; h2load is installed with apt-get if missing)
 #     The count table runs when any of nginx, auth, transport, tls is selected.
 #   BENCH_CONNECTIONS [4]  BENCH_CONCURRENCY [32]   ghz --connections / --concurrency, every run
 #   BENCH_CALLS [search query upsert list]  BENCH_ROUNDS [2]  BENCH_DURATION [4s]  BENCH_WARMUP [2s]   calls table
@@ -40,6 +42,7 @@
 #                       average to fall below BENCH_QUIET_LOAD [0.5] before measuring
 #   BENCH_NGINX         the nginx binary [nginx on PATH, else /usr/sbin/nginx]
 #   BENCH_NGINX_INSTALL [1]  0: never apt-get install nginx
+#   BENCH_LEAN_ROUNDS [3]  BENCH_LEAN_DURATION [5] (s)  BENCH_H2LOAD [h2load]   lean section
 #   BENCH_RECORD [0]    1: also rewrite the generated part of BENCHMARKS.md (needs every section)
 #   BENCH_UPSTREAM_CMD  command starting the upstream instead of dist/standin/main.js (it gets
 #                       --port 0 --tls-cert ... --tls-key ... --tls-ca ... appended and must print
@@ -62,7 +65,7 @@ while IFS='=' read -r name _; do
   [[ -n "$name" ]] && COMMAND="$name=$(printf '%q' "${!name}") $COMMAND"
 done < <(env | grep -E '^BENCH_[A-Z_]+=' | sort -r)
 
-ALL_SECTIONS="calls nginx auth transport tls rate"
+ALL_SECTIONS="calls nginx auth transport tls rate lean"
 SECTIONS="${BENCH_SECTIONS:-$ALL_SECTIONS}"
 SECTIONS="${SECTIONS//,/ }"
 CONNECTIONS="${BENCH_CONNECTIONS:-4}"
@@ -195,8 +198,12 @@ ensure_nginx() {
   NGINX_VERSION="$(sed -n 's#^nginx version: nginx/##p' <<<"$v")"
   if [[ "$v" != *http_v2_module* ]]; then NGINX_SKIP="$NGINX_BIN has no http_v2 module"; fi
 }
-if has_section nginx; then ensure_nginx; fi
+if has_section nginx || has_section lean; then ensure_nginx; fi
 if [[ -n "$NGINX_SKIP" ]]; then log "SKIPPING the nginx rows: $NGINX_SKIP"; fi
+
+if has_section lean && ! command -v "${BENCH_H2LOAD:-h2load}" >/dev/null; then
+  bash scripts/ensure-h2load.sh || die "the lean section needs h2load (nghttp2-client)"
+fi
 
 certs/gen-certs.sh "$CERTS" >&2
 
@@ -634,6 +641,16 @@ if has_section rate; then
   if [[ -n "${BENCH_RATE_SEARCH:-}" ]]; then RATE_SEARCH="$BENCH_RATE_SEARCH"; else rate_for calls-search search; RATE_SEARCH="$RATE"; fi
   matrix rate-search qdrant.Points/Search "$TMP/search.json" 1 "$RATE_DURATION" "$RATE_WARMUP" "$RATE_SEARCH" \
     direct nginx proxy grpcjs jwt
+fi
+if has_section lean; then
+  log "lean: the hop alone (bench/lean.mjs)"
+  LEAN_NGINX_USER=""
+  if [[ "$(id -u)" == 0 ]]; then
+    if id www-data >/dev/null 2>&1; then LEAN_NGINX_USER="user www-data $(id -gn www-data);"; else LEAN_NGINX_USER="user nobody $(id -gn nobody);"; fi
+  fi
+  LEAN_NGINX="$([[ -z "$NGINX_SKIP" ]] && echo "$NGINX_BIN")" LEAN_NGINX_SKIP="$NGINX_SKIP" LEAN_NGINX_USER="$LEAN_NGINX_USER" \
+    LEAN_ROUNDS="${BENCH_LEAN_ROUNDS:-3}" LEAN_DURATION="${BENCH_LEAN_DURATION:-5}" H2LOAD="${BENCH_H2LOAD:-h2load}" \
+    node bench/lean.mjs "$RESULTS" "$TMP" >/dev/null || die "bench/lean.mjs failed"
 fi
 MEASURE_S=$(($(date +%s) - START_S))
 
