@@ -11,6 +11,7 @@
 // Calls: Points/Search (768-dim vector, 3 KB) and Points/Count. Full load: LEAN_ROUNDS interleaved
 // rounds of LEAN_DURATION s per row after one warm-up run; then a fixed rate of half the jwt row's
 // full-load calls/s (the p99 the hop adds); then the jwt proxy's RSS after the load, until it falls.
+// RSS idle: before any call, once V8 has given start-up's memory back.
 // Every row's successes are checked against the calls the upstream answered: a gRPC refusal is an
 // HTTP 200 to h2load. Environment: LEAN_ROUNDS [3], LEAN_DURATION [5], LEAN_WARMUP [2], LEAN_WORKERS
 // [2], LEAN_LOADGEN_CPU [0], LEAN_NGINX (nginx binary; no nginx row without it), LEAN_NGINX_SKIP
@@ -263,6 +264,16 @@ const bearer = { authorization: `Bearer ${token}` };
 await proxyRow('proxy', 'proxy, no auth', '', '', {});
 await proxyRow('jwt', 'proxy, JWT (collection rw)', ', jwt_rbac: true', '', bearer);
 if (WORKERS > 1) await proxyRow('jwt_workers', `proxy, JWT, \`workers: ${WORKERS}\``, ', jwt_rbac: true', `workers: ${WORKERS}\n`, bearer);
+// Idle: the proxies' RSS once V8's memory reducer has given back what start-up used (it shrinks the
+// young generation some seconds after allocation stops), at most 60 s after start-up.
+{
+  const proxies = Object.values(rows).filter((r) => r.idleRssMiB);
+  const started = performance.now();
+  const settled = () => proxies.every((r) => sumKb(r.pids(), 'VmRSS') / 1024 <= r.idleRssMiB - 5);
+  while (!settled() && performance.now() - started < 60_000) await sleep(1000);
+  for (const r of proxies) r.settledRssMiB = sumKb(r.pids(), 'VmRSS') / 1024;
+  log(`idle RSS after ${Math.round((performance.now() - started) / 1000)} s: ${proxies.map((r) => `${r.label} ${r.settledRssMiB.toFixed(0)} MiB`).join(', ')}`);
+}
 for (const [name, row] of Object.entries(rows)) {
   for (const call of Object.keys(CALLS)) {
     const status = await grpcStatus(row.port, CALLS[call], row.headers);
@@ -301,7 +312,8 @@ const result = {
   rows: {},
   calls: {},
 };
-for (const [name, row] of Object.entries(rows)) result.rows[name] = { label: row.label, idle_rss_mib: row.idleRssMiB ?? null };
+for (const [name, row] of Object.entries(rows))
+  result.rows[name] = { label: row.label, start_rss_mib: row.idleRssMiB ?? null, idle_rss_mib: row.settledRssMiB ?? null };
 const names = Object.keys(rows);
 for (const call of Object.keys(CALLS)) {
   const full = Object.fromEntries(names.map((n) => [n, []]));
@@ -332,7 +344,7 @@ for (const call of Object.keys(CALLS)) {
   const endMiB = sumKb(pids, 'VmRSS') / 1024;
   const started = performance.now();
   let nowMiB = endMiB;
-  while (performance.now() - started < 90_000 && nowMiB > rows.jwt.idleRssMiB * 1.1) {
+  while (performance.now() - started < 90_000 && nowMiB > rows.jwt.settledRssMiB * 1.1) {
     await sleep(1000);
     nowMiB = sumKb(pids, 'VmRSS') / 1024;
   }
@@ -352,9 +364,9 @@ md.push(
     `${PINNED ? `pinned to CPU ${CPU}` : 'not pinned (no taskset)'}; ${ROUNDS} interleaved rounds of ${DURATION} s per row after a ${WARMUP} s warm-up. ` +
     `Every success was checked against the calls the upstream answered.${nginxSkip ? ` **nginx row skipped**: ${nginxSkip}.` : ''}`,
   '',
-  `RSS after start-up: ${names
+  `RSS just after start-up, and idle once V8 has given start-up's memory back: ${names
     .filter((n) => rows[n].idleRssMiB)
-    .map((n) => `${n} ${f(rows[n].idleRssMiB, 0)} MiB`)
+    .map((n) => `${n} ${f(rows[n].idleRssMiB, 0)} -> ${f(rows[n].settledRssMiB, 0)} MiB`)
     .join(', ')}. ` +
     `The jwt proxy when the load ended: ${f(result.after_load.end_mib, 0)} MiB; ${result.after_load.after_s} s later ${f(result.after_load.later_mib, 0)} MiB.`,
 );
@@ -422,16 +434,16 @@ for (const [call, c] of Object.entries(result.calls)) {
 }
 for (const name of ['proxy', 'jwt'])
   targets.push([
-    `proxy RSS after start-up <= ${TARGETS.idleRssMiB} MiB (lean)`,
-    rows[name].label,
-    `${f(rows[name].idleRssMiB, 0)} MiB`,
-    yes(rows[name].idleRssMiB <= TARGETS.idleRssMiB),
+    `proxy RSS idle <= ${TARGETS.idleRssMiB} MiB (lean)`,
+    `${rows[name].label}, before any call`,
+    `${f(rows[name].settledRssMiB, 0)} MiB (${f(rows[name].idleRssMiB, 0)} just after start-up)`,
+    yes(rows[name].settledRssMiB <= TARGETS.idleRssMiB),
   ]);
 targets.push([
   'memory returned after load (lean)',
   `${rows.jwt.label}: RSS when the load ended, and when it stopped falling`,
-  `${f(result.after_load.end_mib, 0)} -> ${f(result.after_load.later_mib, 0)} MiB in ${result.after_load.after_s} s (after start-up ${f(rows.jwt.idleRssMiB, 0)})`,
-  yes(result.after_load.later_mib <= rows.jwt.idleRssMiB * 1.1),
+  `${f(result.after_load.end_mib, 0)} -> ${f(result.after_load.later_mib, 0)} MiB in ${result.after_load.after_s} s (idle before the load ${f(rows.jwt.settledRssMiB, 0)})`,
+  yes(result.after_load.later_mib <= rows.jwt.settledRssMiB * 1.1),
 ]);
 writeFileSync(join(outDir, 'lean.md'), `${md.join('\n')}\n`);
 writeFileSync(join(outDir, 'lean-targets.json'), `${JSON.stringify(targets)}\n`);
