@@ -134,22 +134,24 @@ export class RedisLimits {
   /**
    * Whether Redis got connected within its connect timeout. The proxy waits for this before serving:
    * until the first connection is up every check would fail at once (no offline queue), so each
-   * process would apply the limits on its own during start-up.
+   * process would apply the limits on its own during start-up. A refused connection does not end
+   * the wait (ioredis tries again within it: Redis may be starting alongside the proxy).
    */
   connected(): Promise<boolean> {
     if (this.redis.status === 'ready') return Promise.resolve(true);
+    if (this.redis.status === 'end') return Promise.resolve(false);
     return new Promise((resolve) => {
       const done = (ok: boolean) => {
         clearTimeout(timer);
         this.redis.off('ready', onReady);
-        this.redis.off('error', onError);
+        this.redis.off('end', onEnd);
         resolve(ok);
       };
       const onReady = () => done(true);
-      const onError = () => done(false);
-      const timer = setTimeout(onError, this.connectTimeoutMs);
+      const onEnd = () => done(false);
+      const timer = setTimeout(onEnd, this.connectTimeoutMs);
       this.redis.once('ready', onReady);
-      this.redis.once('error', onError);
+      this.redis.once('end', onEnd);
     });
   }
 

@@ -2,7 +2,7 @@
 // per call with trusted proxies), rate and concurrency limits (local, and shared through a real
 // redis-server by two proxy processes), the fallback when Redis is away, and shadow mode.
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, connect, createServer } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
@@ -250,20 +250,30 @@ describe('limits shared through Redis', () => {
   });
 
   it('serving starts once Redis is connected: the first call is already decided by Redis, on a slow connect', async () => {
-    // A relay that takes 500 ms to reach Redis (as a slow network would): a proxy that served before
-    // its first connection was up would decide its first calls locally.
+    // A relay that takes 2 s to reach Redis (as a slow network would; the proxy's connect timeout
+    // is 5 s): a proxy that served before its first connection was up would decide its first calls
+    // locally. The relay records when it starts forwarding: the proxy may only listen after that.
+    let forwardingSince = Number.POSITIVE_INFINITY;
+    const sockets = new Set<Socket>();
     const relay = createServer((client) => {
+      sockets.add(client);
       client.pause();
       const timer = setTimeout(() => {
-        const server = connect(redis.port, '127.0.0.1', () => client.pipe(server).pipe(client) && client.resume());
+        const server = connect(redis.port, '127.0.0.1', () => {
+          forwardingSince = Math.min(forwardingSince, performance.now());
+          client.pipe(server).pipe(client);
+          client.resume();
+        });
+        sockets.add(server);
         server.on('error', () => client.destroy());
-      }, 500);
+      }, 2000);
       client.on('error', () => undefined);
       client.on('close', () => clearTimeout(timer));
     });
     await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
     try {
       const proxy = await proxyWith(`redis://127.0.0.1:${(relay.address() as AddressInfo).port}`, 5000);
+      expect(performance.now()).toBeGreaterThan(forwardingSince);
       const client = rawClient(proxy.address);
       try {
         expect((await list(client, { 'api-key': KEY })).code).toBe(0);
@@ -275,7 +285,8 @@ describe('limits shared through Redis', () => {
         client.close();
       }
     } finally {
-      relay.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((r) => relay.close(r));
     }
   });
 
