@@ -136,7 +136,7 @@ for round in $(seq "$ROUNDS"); do
     before="$(ticks "${PID[$name]}")"
     if [[ "$LOADGEN" == h2load ]]; then
       rm -f "$TMP/h2load.log"
-      taskset -c 0 h2load "${h2[@]}" -D "${DURATION%s}" --log-file "$TMP/h2load.log" "http://127.0.0.1:${PORT[$name]}$path" >"$TMP/h2load.out"
+      taskset -c 0 h2load "${h2[@]}" -D "$DURATION" --log-file "$TMP/h2load.log" "http://127.0.0.1:${PORT[$name]}$path" >"$TMP/h2load.out"
       used=$(($(ticks "${PID[$name]}") - before))
       node -e '
         const [out, log, name, round, ticks, clk, hwm] = process.argv.slice(1);
@@ -144,7 +144,7 @@ for round in $(seq "$ROUNDS"); do
         const text = fs.readFileSync(out, "utf8");
         const ok = Number(text.match(/(\d+) succeeded/)[1]);
         const rps = Number(text.match(/([\d.]+) req\/s/)[1]);
-        const ms = fs.readFileSync(log, "utf8").trim().split("\n").map((l) => Number(l.split("\t")[2]) / 1000).sort((a, b) => a - b);
+        const ms = fs.readFileSync(log, "utf8").trim().split("\n").filter((l) => l.split("\t")[1] === "200").map((l) => Number(l.split("\t")[2]) / 1000).sort((a, b) => a - b);
         const q = (p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))];
         console.log(`${name.padEnd(12)} round ${round}  ${rps.toFixed(0).padStart(6)} calls/s  ${(((ticks / clk) * 1000) / ok).toFixed(3)} ms CPU/call  p50 ${q(0.5).toFixed(2)} p99 ${q(0.99).toFixed(2)} ms  not OK ${text.match(/(\d+) failed/)[1]}  peak RSS ${hwm} MB`);
       ' "$TMP/h2load.out" "$TMP/h2load.log" "$name" "$round" "$used" "$CLK" "$(hwm "${PID[$name]}")"

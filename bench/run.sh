@@ -202,6 +202,7 @@ if has_section nginx || has_section lean; then ensure_nginx; fi
 if [[ -n "$NGINX_SKIP" ]]; then log "SKIPPING the nginx rows: $NGINX_SKIP"; fi
 
 if has_section lean && ! command -v "${BENCH_H2LOAD:-h2load}" >/dev/null; then
+  if [[ -n "${BENCH_H2LOAD:-}" ]]; then die "BENCH_H2LOAD=$BENCH_H2LOAD is not an executable"; fi
   bash scripts/ensure-h2load.sh || die "the lean section needs h2load (nghttp2-client)"
 fi
 
@@ -642,17 +643,6 @@ if has_section rate; then
   matrix rate-search qdrant.Points/Search "$TMP/search.json" 1 "$RATE_DURATION" "$RATE_WARMUP" "$RATE_SEARCH" \
     direct nginx proxy grpcjs jwt
 fi
-if has_section lean; then
-  log "lean: the hop alone (bench/lean.mjs)"
-  LEAN_NGINX_USER=""
-  if [[ "$(id -u)" == 0 ]]; then
-    if id www-data >/dev/null 2>&1; then LEAN_NGINX_USER="user www-data $(id -gn www-data);"; else LEAN_NGINX_USER="user nobody $(id -gn nobody);"; fi
-  fi
-  LEAN_NGINX="$([[ -z "$NGINX_SKIP" ]] && echo "$NGINX_BIN")" LEAN_NGINX_SKIP="$NGINX_SKIP" LEAN_NGINX_USER="$LEAN_NGINX_USER" \
-    LEAN_ROUNDS="${BENCH_LEAN_ROUNDS:-3}" LEAN_DURATION="${BENCH_LEAN_DURATION:-5}" H2LOAD="${BENCH_H2LOAD:-h2load}" \
-    node bench/lean.mjs "$RESULTS" "$TMP" >/dev/null || die "bench/lean.mjs failed"
-fi
-MEASURE_S=$(($(date +%s) - START_S))
 
 # --- stop everything, keep the logs -----------------------------------------------------------------
 DIED=()
@@ -671,6 +661,18 @@ if [[ -n "$NGINX_DIR" && -f "$NGINX_DIR/nginx.conf" ]]; then
   cp "$NGINX_DIR/nginx.conf" "$RESULTS/nginx.conf"
   cp "$NGINX_DIR/error.log" "$RESULTS/logs/nginx-error.log" 2>/dev/null || true
 fi
+# The lean rows last, with every other server stopped: nothing else runs beside them.
+if has_section lean; then
+  log "lean: the hop alone (bench/lean.mjs)"
+  LEAN_NGINX_USER=""
+  if [[ "$(id -u)" == 0 ]]; then
+    if id www-data >/dev/null 2>&1; then LEAN_NGINX_USER="user www-data $(id -gn www-data);"; else LEAN_NGINX_USER="user nobody $(id -gn nobody);"; fi
+  fi
+  LEAN_NGINX="$([[ -z "$NGINX_SKIP" ]] && echo "$NGINX_BIN")" LEAN_NGINX_SKIP="$NGINX_SKIP" LEAN_NGINX_USER="$LEAN_NGINX_USER" \
+    LEAN_ROUNDS="${BENCH_LEAN_ROUNDS:-3}" LEAN_DURATION="${BENCH_LEAN_DURATION:-5}" H2LOAD="${BENCH_H2LOAD:-h2load}" \
+    node bench/lean.mjs "$RESULTS" "$TMP" >/dev/null || die "bench/lean.mjs failed"
+fi
+MEASURE_S=$(($(date +%s) - START_S))
 
 export BM_DATE="$STAMP" BM_COMMAND="$COMMAND" BM_SECTIONS="$SECTIONS" BM_CPUS="$(nproc)" \
   BM_MODEL="$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)" \
