@@ -54,14 +54,7 @@ if [[ "$LOADGEN" == h2load ]]; then
   node bench/lean-upstream.mjs >"$TMP/upstream.log" 2>&1 &
   UPSTREAM_PORT="$(wait_port "$TMP/upstream.log")"
   UPSTREAM_YAML="url: \"http://127.0.0.1:$UPSTREAM_PORT\""
-  node -e '
-    const [dir] = process.argv.slice(1);
-    const frame = (m) => { const h = Buffer.alloc(5); h.writeUInt32BE(m.length, 1); return Buffer.concat([h, m]); };
-    const v = Buffer.alloc(768 * 4); for (let i = 0; i < 768; i++) v.writeFloatLE(Math.sin(i), i * 4);
-    const name = Buffer.from([0x0a, 5, ...Buffer.from("bench")]);
-    require("node:fs").writeFileSync(`${dir}/search.bin`, frame(Buffer.concat([name, Buffer.from([0x12, 0x80, 0x18]), v, Buffer.from([0x20, 10])])));
-    require("node:fs").writeFileSync(`${dir}/count.bin`, frame(Buffer.concat([name, Buffer.from([0x18, 0])])));
-  ' "$TMP"
+  node bench/lean-messages.mjs "$TMP"
 else
   node dist/standin/main.js --port 0 --tls-cert "$CERTS/upstream.pem" --tls-key "$CERTS/upstream-key.pem" --tls-ca "$CERTS/ca.pem" >"$TMP/upstream.log" 2>&1 &
   UPSTREAM_PORT="$(wait_port "$TMP/upstream.log")"

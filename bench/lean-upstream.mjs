@@ -6,49 +6,12 @@
 //
 //   node bench/lean-upstream.mjs [--port N]   prints {"msg":"listening","port":N} on stdout
 import http2 from 'node:http2';
+import { frame, REPLIES } from './lean-messages.mjs';
 
 const args = process.argv.slice(2);
 const portArg = args.indexOf('--port');
 const port = portArg >= 0 ? Number(args[portArg + 1]) : 0;
 
-// Protobuf by hand (the few fields needed): varint, a length-delimited field, a fixed32/fixed64 field.
-const varint = (n) => {
-  const out = [];
-  while (n > 127) {
-    out.push((n & 127) | 128);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return Buffer.from(out);
-};
-const field = (no, bytes) => Buffer.concat([varint((no << 3) | 2), varint(bytes.length), bytes]);
-const float32 = (no, v) => {
-  const b = Buffer.alloc(5);
-  b[0] = (no << 3) | 5;
-  b.writeFloatLE(v, 1);
-  return b;
-};
-const double = (no, v) => {
-  const b = Buffer.alloc(9);
-  b[0] = (no << 3) | 1;
-  b.writeDoubleLE(v, 1);
-  return b;
-};
-const frame = (message) => {
-  const head = Buffer.alloc(5);
-  head.writeUInt32BE(message.length, 1);
-  return Buffer.concat([head, message]);
-};
-
-// SearchResponse { repeated ScoredPoint result = 1 { PointId id = 1 { num = 1 }, score = 3 }, time = 2 }
-const hits = Array.from({ length: 10 }, (_, i) =>
-  field(1, Buffer.concat([field(1, Buffer.concat([Buffer.from([0x08]), varint(i + 1)])), float32(3, 0.9 - i / 100)])),
-);
-const REPLIES = {
-  '/qdrant.Points/Search': frame(Buffer.concat([...hits, double(2, 0.0001)])),
-  // CountResponse { CountResult result = 1 { count = 1 }, time = 2 }
-  '/qdrant.Points/Count': frame(Buffer.concat([field(1, Buffer.concat([Buffer.from([0x08]), varint(1000)])), double(2, 0.0001)])),
-};
 const EMPTY = frame(Buffer.alloc(0));
 
 let served = 0;

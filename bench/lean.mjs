@@ -21,6 +21,7 @@ import { appendFileSync, chmodSync, mkdtempSync, readdirSync, readFileSync, rmSy
 import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REQUESTS } from './lean-messages.mjs';
 
 const [outDir, tmpDir] = process.argv.slice(2);
 if (!outDir || !tmpDir) {
@@ -42,36 +43,16 @@ const log = (msg) => console.error(`bench lean: ${msg}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const TARGETS = { jwtVsNginx: 1.0, cpuMsPerCall: 0.15, addedP99Ms: 1, peakRssMiB: 120, idleRssMiB: 80 };
 
-// --- request bodies: protobuf by hand (the few fields needed) ---------------------------------------
-const varint = (n) => {
-  const out = [];
-  while (n > 127) {
-    out.push((n & 127) | 128);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return Buffer.from(out);
-};
-const field = (no, bytes) => Buffer.concat([varint((no << 3) | 2), varint(bytes.length), bytes]);
-const frame = (message) => {
-  const head = Buffer.alloc(5); // not compressed, then the length
-  head.writeUInt32BE(message.length, 1);
-  return Buffer.concat([head, message]);
-};
-const vector = Buffer.alloc(768 * 4);
-for (let i = 0; i < 768; i++) vector.writeFloatLE(Math.sin(i), i * 4);
 const CALLS = {
-  // SearchPoints { collection_name = 1, vector = 2 (packed), limit = 4 }
   search: {
     path: '/qdrant.Points/Search',
     label: '`Points/Search` (768-dim vector, 3 KB request; 10 hits back)',
-    body: frame(Buffer.concat([field(1, Buffer.from('bench')), field(2, vector), Buffer.from([0x20, 10])])),
+    body: REQUESTS.search,
   },
-  // CountPoints { collection_name = 1, exact = 3 }
   count: {
     path: '/qdrant.Points/Count',
     label: '`Points/Count` (13-byte request)',
-    body: frame(Buffer.concat([field(1, Buffer.from('bench')), Buffer.from([0x18, 0])])),
+    body: REQUESTS.count,
   },
 };
 for (const [name, call] of Object.entries(CALLS)) writeFileSync(join(tmpDir, `lean-${name}.bin`), call.body);
