@@ -40,15 +40,20 @@ export class Limiter {
   /** Resolves once the store can decide: at once locally; with Redis, once connected or given up on. */
   async connected(): Promise<void> {
     if (!this.redis || (await this.redis.connected())) return;
-    this.observeRedis(0, false, false);
+    this.setRedisUp(false);
   }
 
   close(): void {
     this.redis?.close();
   }
 
-  private observeRedis(seconds: number, ok: boolean, isCheck = true): void {
-    if (isCheck) this.options.onRedis?.(seconds, ok);
+  private observeRedis(seconds: number, ok: boolean): void {
+    this.options.onRedis?.(seconds, ok);
+    this.setRedisUp(ok);
+  }
+
+  /** Which store decides, said once per change (metrics and a log line). */
+  private setRedisUp(ok: boolean): void {
     if (ok === this.redisUp) return;
     this.redisUp = ok;
     this.options.onStore?.(ok ? 'redis' : 'local');

@@ -5,7 +5,7 @@
 // cannot answer within `redis_timeout_ms`, the local limits decide instead (never "unlimited",
 // never "refuse everyone"): the caller is told, for the metrics and a log line. After a failure
 // Redis is skipped for a second (no call waits on a Redis that hangs), and no more than 256 checks
-// wait for it at once. Serving starts once the first connection is up (or has failed).
+// wait for it at once. Serving starts once the first connection is up (or its connect timeout passed).
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
 import type { Limit, Verdict } from './local-limits.js';
