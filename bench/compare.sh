@@ -63,12 +63,12 @@ else
   "$GHZ" --protoset "$PROTOSET" --call qdrant.Collections/Create "${DIRECT[@]}" --data-file "$TMP/create.json" -n 1 -c 1 "127.0.0.1:$UPSTREAM_PORT" >/dev/null
   "$GHZ" --protoset "$PROTOSET" --call qdrant.Points/Upsert "${DIRECT[@]}" --data-file "$TMP/upsert.json" -n 10 -c 1 "127.0.0.1:$UPSTREAM_PORT" >/dev/null
 fi
-AUTH_YAML="" AUTH_ENV=() AUTH_HEADER=()
+AUTH_YAML="" AUTH_ENV=() AUTH_VALUE=""
 if [[ "$AUTH" == jwt ]]; then
   KEY="compare-$(node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("hex"))')"
   AUTH_YAML=", jwt_rbac: true" AUTH_ENV=(QDRANT__SERVICE__API_KEY="$KEY")
   TOKEN="$(env "${AUTH_ENV[@]}" node dist/cli/main.js token --access '[{"collection":"bench","access":"rw"}]')"
-  AUTH_HEADER=(authorization "Bearer $TOKEN")
+  AUTH_VALUE="Bearer $TOKEN"
   printf '{"authorization":"Bearer %s"}\n' "$TOKEN" >"$TMP/md.json"
 fi
 
@@ -100,21 +100,10 @@ CLK="$(getconf CLK_TCK)"
 rate="full load"
 ((RPS > 0)) && rate="$RPS calls/s"
 if [[ "$LOADGEN" == h2load ]]; then
-  h2=(-c 8 -m 16 -H "content-type: application/grpc" -H "te: trailers" -d "$TMP/$CALL.bin")
-  ((${#AUTH_HEADER[@]})) && h2+=(-H "${AUTH_HEADER[0]}: ${AUTH_HEADER[1]}")
-  ((RPS > 0)) && h2+=(--rps "$(((RPS + 7) / 8))")
-  path="/$METHOD"
+  # bench/h2load.mjs: the grpc-status check (h2load counts a gRPC refusal as a success) and the runs.
   for name in "${NAMES[@]}"; do
-    # h2load counts a gRPC refusal (HTTP 200) as a success: one call first, its grpc-status checked.
-    node -e '
-      const [port, path, file, auth] = process.argv.slice(1);
-      const s = require("node:http2").connect(`http://127.0.0.1:${port}`);
-      const r = s.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...(auth ? { authorization: auth } : {}) });
-      let status; r.on("response", (h) => (status = h["grpc-status"])); r.on("trailers", (t) => (status = t["grpc-status"] ?? status));
-      r.on("data", () => {}); r.on("end", () => { s.close(); if (status !== "0") { console.error(`compare: ${path} answered grpc-status ${status}`); process.exit(1); } });
-      r.end(require("node:fs").readFileSync(file));
-    ' "${PORT[$name]}" "$path" "$TMP/$CALL.bin" "${AUTH_HEADER[1]:-}"
-    taskset -c 0 h2load "${h2[@]}" -D 2 "http://127.0.0.1:${PORT[$name]}$path" >/dev/null # warm-up
+    node bench/h2load.mjs check "${PORT[$name]}" "/$METHOD" "$TMP/$CALL.bin" "$AUTH_VALUE"
+    node bench/h2load.mjs run "${PORT[$name]}" "/$METHOD" "$TMP/$CALL.bin" 2 "$RPS" "$TMP/h2load.log" "$AUTH_VALUE" >/dev/null # warm-up
   done
   echo "$METHOD, $rate, $ROUNDS interleaved rounds of $DURATION (h2load -c 8 -m 16 on CPU 0, lean upstream${AUTH:+, $AUTH})"
 else
@@ -128,19 +117,13 @@ for round in $(seq "$ROUNDS"); do
   for name in "${NAMES[@]}"; do
     before="$(ticks "${PID[$name]}")"
     if [[ "$LOADGEN" == h2load ]]; then
-      rm -f "$TMP/h2load.log"
-      taskset -c 0 h2load "${h2[@]}" -D "$DURATION" --log-file "$TMP/h2load.log" "http://127.0.0.1:${PORT[$name]}$path" >"$TMP/h2load.out"
+      node bench/h2load.mjs run "${PORT[$name]}" "/$METHOD" "$TMP/$CALL.bin" "$DURATION" "$RPS" "$TMP/h2load.log" "$AUTH_VALUE" >"$TMP/h2load.json"
       used=$(($(ticks "${PID[$name]}") - before))
       node -e '
-        const [out, log, name, round, ticks, clk, hwm] = process.argv.slice(1);
-        const fs = require("node:fs");
-        const text = fs.readFileSync(out, "utf8");
-        const ok = Number(text.match(/(\d+) succeeded/)[1]);
-        const rps = Number(text.match(/([\d.]+) req\/s/)[1]);
-        const ms = fs.readFileSync(log, "utf8").trim().split("\n").filter((l) => l.split("\t")[1] === "200").map((l) => Number(l.split("\t")[2]) / 1000).sort((a, b) => a - b);
-        const q = (p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))];
-        console.log(`${name.padEnd(12)} round ${round}  ${rps.toFixed(0).padStart(6)} calls/s  ${(((ticks / clk) * 1000) / ok).toFixed(3)} ms CPU/call  p50 ${q(0.5).toFixed(2)} p99 ${q(0.99).toFixed(2)} ms  not OK ${text.match(/(\d+) failed/)[1]}  peak RSS ${hwm} MB`);
-      ' "$TMP/h2load.out" "$TMP/h2load.log" "$name" "$round" "$used" "$CLK" "$(hwm "${PID[$name]}")"
+        const [file, name, round, ticks, clk, hwm] = process.argv.slice(1);
+        const r = JSON.parse(require("node:fs").readFileSync(file, "utf8"));
+        console.log(`${name.padEnd(12)} round ${round}  ${r.rps.toFixed(0).padStart(6)} calls/s  ${(((ticks / clk) * 1000) / r.succeeded).toFixed(3)} ms CPU/call  p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms  not OK ${r.failed}  peak RSS ${hwm} MB`);
+      ' "$TMP/h2load.json" "$name" "$round" "$used" "$CLK" "$(hwm "${PID[$name]}")"
       continue
     fi
     "$GHZ" "${load[@]}" -z "$DURATION" --format json "127.0.0.1:${PORT[$name]}" >"$TMP/$name.json"

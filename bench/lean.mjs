@@ -21,6 +21,7 @@ import { appendFileSync, chmodSync, mkdtempSync, readdirSync, readFileSync, rmSy
 import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CONNECTIONS, CPU, PINNED, h2load as runH2load, STREAMS, grpcStatus as sharedGrpcStatus } from './h2load.mjs';
 import { REQUESTS } from './lean-messages.mjs';
 
 const [outDir, tmpDir] = process.argv.slice(2);
@@ -33,10 +34,6 @@ const ROUNDS = Number(env('LEAN_ROUNDS', 3));
 const DURATION = Number(env('LEAN_DURATION', 5));
 const WARMUP = Number(env('LEAN_WARMUP', 2));
 const WORKERS = Number(env('LEAN_WORKERS', 2));
-const CPU = env('LEAN_LOADGEN_CPU', '0');
-const H2LOAD = env('H2LOAD', 'h2load');
-const CONNECTIONS = 8;
-const STREAMS = 16;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 const API_KEY = `lean-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
 const log = (msg) => console.error(`bench lean: ${msg}`);
@@ -120,28 +117,6 @@ const resetPeak = (pids) => {
   for (const p of pids) writeFileSync(`/proc/${p}/clear_refs`, '5');
 };
 
-/** One gRPC call over a fresh h2c connection: its grpc-status (a check that the row answers calls). */
-function grpcStatus(port, call, headers) {
-  return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://127.0.0.1:${port}`);
-    session.on('error', reject);
-    session.setTimeout(10_000, () => {
-      session.destroy();
-      reject(new Error(`no answer on port ${port} within 10 s`));
-    });
-    const req = session.request({ ':method': 'POST', ':path': call.path, 'content-type': 'application/grpc', te: 'trailers', ...headers });
-    let status = null;
-    req.on('response', (h) => (status = h['grpc-status'] ?? status));
-    req.on('trailers', (t) => (status = t['grpc-status'] ?? status));
-    req.on('data', () => undefined);
-    req.on('end', () => {
-      session.close();
-      resolve(status);
-    });
-    req.on('error', reject);
-    req.end(call.body);
-  });
-}
 function served(port) {
   return new Promise((resolve, reject) => {
     const session = http2.connect(`http://127.0.0.1:${port}`);
@@ -157,36 +132,10 @@ function served(port) {
   });
 }
 
-// --- h2load ---------------------------------------------------------------------------------------
-const PINNED = spawnSync('taskset', ['--version']).status === 0;
-function h2load(port, call, headers, seconds, rps) {
-  const logFile = join(tmpDir, 'lean-h2load.log');
-  rmSync(logFile, { force: true }); // h2load appends to it
-  const args = ['-c', String(CONNECTIONS), '-m', String(STREAMS), '-D', String(seconds), '--log-file', logFile];
-  if (rps) args.push('--rps', String(rps / CONNECTIONS));
-  for (const [k, v] of Object.entries({ 'content-type': 'application/grpc', te: 'trailers', ...headers })) args.push('-H', `${k}: ${v}`);
-  args.push('-d', join(tmpDir, `lean-${call}.bin`), `http://127.0.0.1:${port}${CALLS[call].path}`);
-  const [cmd, all] = PINNED ? ['taskset', ['-c', CPU, H2LOAD, ...args]] : [H2LOAD, args];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, all, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('exit', (code) => {
-      const req = out.match(/requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/);
-      const fin = out.match(/finished in ([\d.]+)(m?s), ([\d.]+) req\/s/);
-      if (code !== 0 || !req || !fin) return reject(new Error(`h2load failed (${code}):\n${out.slice(-2000)}`));
-      const micros = readFileSync(logFile, 'utf8')
-        .trim()
-        .split('\n')
-        .filter((l) => l.split('\t')[1] === '200')
-        .map((l) => Number(l.split('\t')[2]))
-        .sort((a, b) => a - b);
-      const q = (p) => (micros.length ? micros[Math.min(micros.length - 1, Math.floor(p * micros.length))] / 1000 : NaN);
-      resolve({ succeeded: Number(req[4]), failed: Number(req[5]), rps: Number(fin[3]), p50: q(0.5), p99: q(0.99) });
-    });
-  });
-}
+// --- h2load (bench/h2load.mjs) -------------------------------------------------------------------
+const grpcStatus = (port, call, headers) => sharedGrpcStatus(port, call.path, call.body, headers);
+const h2load = (port, call, headers, seconds, rps) =>
+  runH2load({ port, path: CALLS[call].path, bodyFile: join(tmpDir, `lean-${call}.bin`), headers, seconds, rps, logFile: join(tmpDir, 'lean-h2load.log') });
 
 // --- the run --------------------------------------------------------------------------------------
 const upstream = await start('lean upstream', process.execPath, ['bench/lean-upstream.mjs']);
