@@ -17,6 +17,7 @@ import type { Config } from '../config/schema.js';
 import { authSummary, configWarnings } from '../config/warnings.js';
 import { buildEngine, type Engine } from '../engine.js';
 import { createLogger, type Logger, setLogLevel } from '../log/logger.js';
+import { installLeanAsyncBind } from '../ops/async-bind.js';
 import { HEAP_GROWING_PERCENT, tuneHeap } from '../ops/heap-tuning.js';
 import { ProxyMetrics } from '../ops/metrics.js';
 import { OpsServer } from '../ops/ops-server.js';
@@ -47,6 +48,7 @@ export async function serve(file: string | null): Promise<number> {
   }
   if (config.workers > 1 && cluster.isPrimary) return runClusterPrimary(config);
   const heapTuned = tuneHeap();
+  const leanAsyncBind = installLeanAsyncBind();
   // Signals are taken over before anything starts: a SIGTERM during start-up must not kill the
   // process half-way (it stops it right after start-up instead); a SIGHUP then is moot.
   let earlyStop: string | null = null;
@@ -190,6 +192,7 @@ export async function serve(file: string | null): Promise<number> {
       api: api.source,
       metrics_port: opsPort,
       heap_growing_percent: heapTuned ? HEAP_GROWING_PERCENT : 'set by the operator',
+      lean_async_bind: leanAsyncBind,
     };
     announceConfig(lifecycle, config);
     if (cluster.isWorker) {

@@ -357,11 +357,13 @@ describe('api.proto_dir', () => {
     expect(started).toMatchObject({ api: protoDir, methods: 1 + (59 - 1 - 3 - 9) });
     expect(await proxy.stop()).toBe(0);
   });
-  it("serve pins V8's heap growing factor at start-up unless the operator set one", async () => {
+  it("serve pins V8's heap growing factor at start-up unless the operator set one, and replaces node's AsyncResource bind", async () => {
     const { startProxy } = await import('../helpers/start-proxy.js');
-    const listening = (p: { output: string[] }) => JSON.parse(p.output.find((l) => l.includes('"listening"'))!) as { heap_growing_percent: unknown };
+    const listening = (p: { output: string[] }) =>
+      JSON.parse(p.output.find((l) => l.includes('"listening"'))!) as { heap_growing_percent: unknown; lean_async_bind: unknown };
     const tuned = await startProxy({});
     expect(listening(tuned).heap_growing_percent).toBe(200);
+    expect(listening(tuned).lean_async_bind).toBe(true);
     expect(await tuned.stop()).toBe(0);
     const operator = await startProxy({}, {}, ['--heap_growing_percent=150']);
     expect(listening(operator).heap_growing_percent).toBe('set by the operator');
