@@ -362,7 +362,7 @@ describe('api.proto_dir', () => {
     const listening = (p: { output: string[] }) =>
       JSON.parse(p.output.find((l) => l.includes('"listening"'))!) as { heap_growing_percent: unknown; lean_async_bind: unknown };
     const tuned = await startProxy({});
-    expect(listening(tuned).heap_growing_percent).toBe(100);
+    expect(listening(tuned).heap_growing_percent).toBe(150);
     expect(listening(tuned).lean_async_bind).toBe(true);
     expect(await tuned.stop()).toBe(0);
     const operator = await startProxy({}, {}, ['--heap_growing_percent=150']);
